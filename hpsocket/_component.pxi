@@ -1,0 +1,687 @@
+# Component: what all nine classes share.  Role classes (Server, Agent,
+# Client) add their start() and role-specific getters; model classes pick the
+# native function table and add fetch/peek (pull) or pack settings.
+
+cdef dict _class_info_cache = {}
+
+
+cdef tuple _class_info(type cls, int role):
+    """(mask, {bit: function}) of the events a class overrides, computed once
+    per class: an event whose method is Component's own default never takes
+    the GIL (it is not even registered with the library)."""
+    key = (cls, role)
+    info = _class_info_cache.get(key)
+    if info is not None:
+        return info
+    cdef unsigned int mask = 0
+    fns = {}
+    for bit, names in _EVENTS:
+        name = names[role]
+        if name is None:
+            continue
+        fn = getattr(cls, name, None)
+        if fn is not None and fn is not getattr(Component, name):
+            mask |= bit
+            fns[bit] = fn
+    info = (mask, fns)
+    _class_info_cache[key] = info
+    return info
+
+
+cdef inline En_HP_HandleResult _result(object r) except *:
+    if r is None:
+        return HR_OK
+    if isinstance(r, int) and 0 <= r <= 2:
+        return <En_HP_HandleResult><int>r
+    raise TypeError(
+        f"event handlers must return None or a hpsocket.HandleResult, not {r!r}")
+
+
+cdef void _write_unraisable(object exc, object where) noexcept:
+    """Report exc through sys.unraisablehook, as "Exception ignored in: where"."""
+    cdef object tp = type(exc)
+    cdef object tb = getattr(exc, "__traceback__", None)
+    Py_INCREF(tp)
+    Py_INCREF(exc)
+    Py_XINCREF(<PyObject*>tb if tb is not None else NULL)
+    PyErr_Restore(<PyObject*>tp, <PyObject*>exc, <PyObject*>tb if tb is not None else NULL)
+    PyErr_WriteUnraisable(where)
+
+
+cdef bytes _host_arg(object host, str what):
+    if not isinstance(host, str):
+        raise TypeError(f"{what} must be a str, not {type(host).__name__}")
+    cdef bytes b = (<str>host).encode("utf-8")
+    if b"\0" in b:
+        raise ValueError(f"{what} must not contain NUL characters")
+    if len(b) == 0:
+        raise ValueError(f"{what} must not be empty")
+    return b
+
+
+cdef USHORT _port_arg(object port) except? 0:
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be in 0..65535, not {port}")
+    return <USHORT>port
+
+
+cdef HP_CONNID _conn_arg(object conn_id) except? 0:
+    if not isinstance(conn_id, int) or isinstance(conn_id, bool):
+        raise TypeError(f"conn_id must be an int, not {type(conn_id).__name__}")
+    if conn_id < 0 or conn_id > <object>ULONG_MAX:
+        raise ValueError(f"conn_id out of range: {conn_id}")
+    return <HP_CONNID>conn_id
+
+
+cdef str _cstr(const char* s):
+    return s.decode("utf-8", "replace") if s != NULL else ""
+
+
+cdef object _not_connected(object conn_id):
+    return HPSocketError(SE_INVALID_PARAM, f"no such connection: {conn_id}", ENOTCONN)
+
+
+cdef class Component:
+    """Base of every hpsocket component.  Not instantiated directly: use one of
+    the nine ``Tcp*`` classes (or subclass one)."""
+
+    # Names accepted as constructor keywords; each role class extends this.
+    _OPTIONS = frozenset({"no_delay"})
+
+    def __cinit__(self, *args, **kwargs):
+        self._ctx = NULL
+        self._listener = NULL
+        self._handle = NULL
+        self._ops = NULL
+        self._holding_self = False
+        self._max_pack_size = 0
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._lifecycle = threading.Lock()
+
+    def __init__(self, **options):
+        if self._ops == NULL:
+            raise TypeError(f"{type(self).__name__} cannot be instantiated; use one of the Tcp* classes")
+        allowed = type(self)._OPTIONS
+        for name, value in options.items():
+            if name not in allowed:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+            setattr(self, name, value)
+
+    cdef int _setup(self, const Ops* ops) except -1:
+        cdef hps_ctx* ctx
+        cdef void* listener
+        cdef void* handle
+        mask, fns = _class_info(type(self), ops.role)
+        self._fn_prepare = fns.get(EV_PREPARE)
+        self._fn_accept = fns.get(EV_ACCEPT)
+        self._fn_connect = fns.get(EV_CONNECT)
+        self._fn_handshake = fns.get(EV_HANDSHAKE)
+        self._fn_send = fns.get(EV_SEND)
+        self._fn_receive = fns.get(EV_RECEIVE)
+        self._fn_close = fns.get(EV_CLOSE)
+        self._fn_shutdown = fns.get(EV_SHUTDOWN)
+
+        ctx = hps_ctx_new()
+        if ctx == NULL:
+            raise MemoryError()
+        ctx.role = ops.role
+        ctx.mask = mask
+        ctx.no_delay = 1
+        ctx.get_conn_extra = ops.get_conn_extra
+        ctx.set_conn_extra = ops.set_conn_extra
+        self._ctx = ctx
+        self._ops = ops
+        with nogil:
+            listener = ops.create_listener()
+            handle = ops.create(listener) if listener != NULL else NULL
+        if handle == NULL:
+            if listener != NULL:
+                ops.destroy_listener(listener)
+            raise MemoryError(f"could not create the native {ops.name.decode()}")
+        self._listener = listener
+        self._handle = handle
+        ctx.sender = handle
+        if hps_register(handle, ctx) != 0:
+            raise RuntimeError("too many hpsocket components alive at once")
+        hps_count(&hps_counter_live_native, 1)
+        # Borrowed: the running state holds a strong reference, and
+        # __dealloc__ clears this before anything else.
+        ctx.owner = <PyObject*>self
+        if ops.model == MODEL_PACK:
+            self._max_pack_size = ops.get_max_pack_size(handle)
+        return 0
+
+    def __dealloc__(self):
+        cdef void* handle = self._handle
+        cdef void* listener = self._listener
+        cdef const Ops* ops = self._ops
+        if self._ctx != NULL:
+            self._ctx.owner = NULL
+        if handle != NULL:
+            with nogil:
+                if ops.get_state(handle) != SS_STOPPED:
+                    ops.stop(handle)
+                hps_unregister(handle)
+                ops.destroy(handle)
+                ops.destroy_listener(listener)
+            hps_count(&hps_counter_live_native, -1)
+            self._handle = NULL
+            self._listener = NULL
+        if self._ctx != NULL:
+            if self._ctx.client_conn != NULL:
+                Py_XDECREF(self._ctx.client_conn.extra)
+                hps_conn_free(self._ctx.client_conn)
+            hps_ctx_free(self._ctx)
+            self._ctx = NULL
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.state.name.lower()}>"
+
+    # -- events (override these) -------------------------------------------
+
+    def on_prepare_listen(self, listen_fd):
+        """Server: the listening socket exists but is not bound yet
+        (thread that calls start).  HandleResult.ERROR makes start fail."""
+
+    def on_prepare_connect(self, conn_id, fd):
+        """Agent/Client: a socket is about to connect."""
+
+    def on_accept(self, conn_id, client_fd):
+        """Server: a connection arrived (worker thread).
+        HandleResult.ERROR drops it, and no on_close follows."""
+
+    def on_connect(self, conn_id):
+        """Agent/Client: the connection is established."""
+
+    def on_handshake(self, conn_id):
+        """The connection is ready for data."""
+
+    def on_send(self, conn_id, data):
+        """Data (bytes) left for the peer."""
+
+    def on_receive(self, conn_id, data):
+        """Data arrived: bytes (push, pack) or, in the pull model, the number of
+        bytes buffered for the connection, to be fetched with fetch()."""
+
+    def on_close(self, conn_id, operation, error_code):
+        """The connection closed during ``operation`` (a SocketOperation) with
+        the OS error ``error_code`` (0 for a normal close)."""
+
+    def on_shutdown(self):
+        """Server/Agent: the component stopped (thread that calls stop)."""
+
+    def on_error(self, event, conn_id, exc):
+        """An event handler raised ``exc``.  The default reports it through
+        sys.unraisablehook; the event then returns HandleResult.ERROR, which
+        closes the connection concerned."""
+        _write_unraisable(exc, getattr(self, event, self))
+
+    # -- dispatchers (with the GIL, from the trampolines) --------------------
+
+    cdef En_HP_HandleResult _failed(self, int event, object conn_id, object exc) noexcept:
+        cdef str name = "on_error"
+        try:
+            for bit, names in _EVENTS:
+                if bit == event:
+                    name = names[self._ops.role]
+            self.on_error(name, conn_id, exc)
+        except BaseException as err:
+            _write_unraisable(err, self)
+        return HR_ERROR
+
+    cdef En_HP_HandleResult _ev_prepare(self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
+        try:
+            if self._ops.role == ROLE_SERVER:
+                return _result(self._fn_prepare(self, fd))
+            return _result(self._fn_prepare(self, conn_id, fd))
+        except BaseException as exc:
+            return self._failed(EV_PREPARE, conn_id if self._ops.role != ROLE_SERVER else None, exc)
+
+    cdef En_HP_HandleResult _ev_accept(self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
+        try:
+            return _result(self._fn_accept(self, conn_id, fd))
+        except BaseException as exc:
+            return self._failed(EV_ACCEPT, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_connect(self, HP_CONNID conn_id) noexcept:
+        try:
+            return _result(self._fn_connect(self, conn_id))
+        except BaseException as exc:
+            return self._failed(EV_CONNECT, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_handshake(self, HP_CONNID conn_id) noexcept:
+        try:
+            return _result(self._fn_handshake(self, conn_id))
+        except BaseException as exc:
+            return self._failed(EV_HANDSHAKE, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_send(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept:
+        try:
+            return _result(self._fn_send(self, conn_id, PyBytes_FromStringAndSize(<const char*>data, length)))
+        except BaseException as exc:
+            return self._failed(EV_SEND, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_receive(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept:
+        cdef object r
+        try:
+            r = self._fn_receive(self, conn_id, PyBytes_FromStringAndSize(<const char*>data, length))
+            if r is None:
+                return HR_OK
+            return _result(r)
+        except BaseException as exc:
+            return self._failed(EV_RECEIVE, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_pull_receive(self, HP_CONNID conn_id, int length) noexcept:
+        cdef object r
+        try:
+            r = self._fn_receive(self, conn_id, length)
+            if r is None:
+                return HR_OK
+            return _result(r)
+        except BaseException as exc:
+            return self._failed(EV_RECEIVE, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_close(self, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept:
+        try:
+            return _result(self._fn_close(self, conn_id, _operation(op), error))
+        except BaseException as exc:
+            return self._failed(EV_CLOSE, conn_id, exc)
+
+    cdef En_HP_HandleResult _ev_shutdown(self) noexcept:
+        try:
+            return _result(self._fn_shutdown(self))
+        except BaseException as exc:
+            return self._failed(EV_SHUTDOWN, None, exc)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    cdef int _register_callbacks(self) except -1:
+        """Before the native Start: validate, register the callbacks the class
+        needs, and keep this object alive while the library may call it."""
+        if self._ops.get_state(self._handle) != SS_STOPPED or self._holding_self:
+            if self._ops.get_state(self._handle) == SS_STOPPED:
+                self._release_running()   # a client that stopped by itself
+            else:
+                raise HPSocketError(SE_ILLEGAL_STATE, f"{type(self).__name__} is already started")
+        if self._ops.model == MODEL_PACK:
+            self._max_pack_size = self._ops.get_max_pack_size(self._handle)
+        self._ctx.stop_requested = 0
+        _register(self._listener, self._ops.role, self._ops.model, self._ctx.mask, self._ctx.no_delay)
+        Py_INCREF(self)
+        self._holding_self = True
+        self._stopped.clear()
+        return 0
+
+    cdef int _after_start(self, BOOL ok) except -1:
+        cdef int err = errno
+        if ok:
+            _live.add(self)
+            return 0
+        self._release_running()
+        raise HPSocketError(self._ops.get_last_error(self._handle),
+                            f"{type(self).__name__}.start failed: {_cstr(self._ops.get_last_error_desc(self._handle))}",
+                            err or None)
+
+    def _release_running(self):
+        """After the native component stopped: drop the self-reference."""
+        _live.discard(self)
+        self._stopped.set()
+        if self._holding_self:
+            self._holding_self = False
+            Py_DECREF(self)
+
+    cdef int _raise_last_error(self, str what) except -1:
+        raise HPSocketError(self._ops.get_last_error(self._handle),
+                            f"{what}: {_cstr(self._ops.get_last_error_desc(self._handle))}")
+
+    def stop(self):
+        """Stop the component: close every connection, wait for the worker
+        threads, then return.  Does nothing on a stopped component.
+
+        Called from an event handler (a worker thread, or inside start/stop)
+        it cannot wait for the workers, one of which is the caller: it then
+        starts the stop on a helper thread and returns at once; wait() from
+        another thread joins it."""
+        if hps_in_callback():
+            if not self._ctx.stop_requested:
+                self._ctx.stop_requested = 1
+                threading.Thread(target=self._stop_now, name="hpsocket-stop").start()
+            return
+        self._stop_now()
+
+    def _stop_now(self):
+        cdef void* handle = self._handle
+        cdef const Ops* ops = self._ops
+        cdef BOOL ok
+        with self._lifecycle:
+            if ops.get_state(handle) != SS_STOPPED:
+                with nogil:
+                    ok = ops.stop(handle)
+                    # A component that is still starting or stopping in another
+                    # thread is waited for.
+                    while ops.get_state(handle) != SS_STOPPED:
+                        usleep(1000)
+            self._release_running()
+
+    def wait(self, timeout=None):
+        """Block until the component is stopped; True if it is, False on
+        timeout.  Ctrl-C interrupts it (KeyboardInterrupt)."""
+        if hps_in_callback():
+            raise RuntimeError("wait() from an event handler would wait for itself")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._ops.get_state(self._handle) == SS_STOPPED and not self._holding_self:
+                return True
+            if self._ops.get_state(self._handle) == SS_STOPPED:
+                # Stopped by itself (a client whose connection closed).
+                self._stop_now()
+                return True
+            if deadline is None:
+                step = 0.1
+            else:
+                step = min(0.1, deadline - time.monotonic())
+                if step <= 0:
+                    return False
+            self._stopped.wait(step)
+
+    def serve_forever(self):
+        """Wait until the component stops; Ctrl-C stops it and returns."""
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    @property
+    def state(self):
+        """The ServiceState."""
+        return ServiceState(self._ops.get_state(self._handle))
+
+    @property
+    def last_error(self):
+        """HP-Socket's last error code (SocketError) for this component."""
+        return SocketError(self._ops.get_last_error(self._handle))
+
+    @property
+    def last_error_description(self):
+        return _cstr(self._ops.get_last_error_desc(self._handle))
+
+    property no_delay:
+        """Set TCP_NODELAY on every accepted or connected socket (default
+        True).  HP-Socket 5.2 never sets it; without it, replies the library
+        writes in two parts wait for the peer's delayed ACK (~40 ms)."""
+        def __get__(self):
+            return bool(self._ctx.no_delay)
+
+        def __set__(self, value):
+            self._require_stopped("no_delay")
+            self._ctx.no_delay = 1 if value else 0
+
+    # -- shared implementation of the connection methods ----------------------
+
+    cdef int _require_stopped(self, str what) except -1:
+        if self._ops.get_state(self._handle) != SS_STOPPED:
+            raise HPSocketError(SE_ILLEGAL_STATE, f"{what} can only be changed while stopped")
+        return 0
+
+    cdef object _tunable_get(self, int index):
+        return self._ops.tunables[index].get(self._handle)
+
+    cdef int _tunable_set(self, int index, object value) except -1:
+        name = TUNABLE_NAMES[index]
+        if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS:
+            value = 1 if value else 0
+        elif not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        elif not 0 <= value <= 0xFFFFFFFF:
+            raise ValueError(f"{name} must be in 0..4294967295, not {value}")
+        elif value == 0 and index in (T_WORKER_THREADS, T_MAX_CONNECTIONS, T_SOCKET_BUFFER_SIZE,
+                                      T_ACCEPT_SOCKET_COUNT, T_LISTEN_QUEUE):
+            raise ValueError(f"{name} must be at least 1")
+        self._require_stopped(name)
+        self._ops.tunables[index].set(self._handle, <DWORD>value)
+        return 0
+
+    cdef int _pack_check(self, Py_ssize_t length) except -1:
+        if length <= 0:
+            raise ValueError("a pack must have a body of at least one byte")
+        if length > self._max_pack_size:
+            raise ValueError(f"a pack body of {length} bytes exceeds max_pack_size ({self._max_pack_size})")
+        return 0
+
+    cdef int _send(self, HP_CONNID conn_id, object data) except -1:
+        cdef Py_buffer view
+        cdef const BYTE* p
+        cdef Py_ssize_t n
+        cdef BOOL ok
+        cdef void* handle = self._handle
+        if type(data) is bytes:
+            p = <const BYTE*>PyBytes_AS_STRING(data)
+            n = PyBytes_GET_SIZE(data)
+            if self._ops.model == MODEL_PACK:
+                self._pack_check(n)
+            elif n == 0:
+                return 1
+            if n > INT_MAX:
+                raise ValueError("data too large for one send (over 2 GiB)")
+            with nogil:
+                ok = self._ops.send(handle, conn_id, p, <int>n)
+            return ok
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if self._ops.model == MODEL_PACK:
+                self._pack_check(view.len)
+            elif view.len == 0:
+                return 1
+            if view.len > INT_MAX:
+                raise ValueError("data too large for one send (over 2 GiB)")
+            with nogil:
+                ok = self._ops.send(handle, conn_id, <const BYTE*>view.buf, <int>view.len)
+        finally:
+            PyBuffer_Release(&view)
+        return ok
+
+    cdef int _send_packets(self, HP_CONNID conn_id, object buffers) except -1:
+        cdef list items = list(buffers)
+        cdef Py_ssize_t count = len(items), i, got = 0, total = 0
+        cdef Py_buffer* views
+        cdef WSABUF* bufs
+        cdef BOOL ok = 0
+        if count == 0:
+            raise ValueError("send_packets needs at least one buffer")
+        if count > INT_MAX:
+            raise ValueError("too many buffers")
+        views = <Py_buffer*>PyMem_Malloc(count * sizeof(Py_buffer))
+        bufs = <WSABUF*>PyMem_Malloc(count * sizeof(WSABUF))
+        try:
+            if views == NULL or bufs == NULL:
+                raise MemoryError()
+            for i in range(count):
+                PyObject_GetBuffer(items[i], &views[i], PyBUF_SIMPLE)
+                got += 1
+                if views[i].len > 0xFFFFFFFF:
+                    raise ValueError("buffer too large")
+                bufs[i].len = <unsigned int>views[i].len
+                bufs[i].buf = <unsigned char*>views[i].buf
+                total += views[i].len
+            if self._ops.model == MODEL_PACK:
+                self._pack_check(total)
+            elif total == 0:
+                return 1
+            if total > INT_MAX:
+                raise ValueError("data too large for one send (over 2 GiB)")
+            with nogil:
+                ok = self._ops.send_packets(self._handle, conn_id, bufs, <int>count)
+        finally:
+            for i in range(got):
+                PyBuffer_Release(&views[i])
+            PyMem_Free(views)
+            PyMem_Free(bufs)
+        return ok
+
+    cdef int _send_file(self, HP_CONNID conn_id, object path, object head, object tail) except -1:
+        cdef bytes fname = os.fsencode(path)
+        cdef Py_buffer hv, tv
+        cdef WSABUF hb, tb
+        cdef WSABUF* hp = NULL
+        cdef WSABUF* tp = NULL
+        cdef bint have_h = False, have_t = False
+        cdef BOOL ok
+        cdef const char* c_fname
+        if b"\0" in fname:
+            raise ValueError("path must not contain NUL characters")
+        size = os.stat(fname).st_size    # FileNotFoundError and friends, clearly
+        if not stat.S_ISREG(os.stat(fname).st_mode):
+            raise ValueError(f"{path!r} is not a regular file")
+        if size == 0:
+            raise ValueError(f"{path!r} is empty")
+        try:
+            if head is not None:
+                PyObject_GetBuffer(head, &hv, PyBUF_SIMPLE)
+                have_h = True
+                hb.len = <unsigned int>hv.len
+                hb.buf = <unsigned char*>hv.buf
+                hp = &hb
+            if tail is not None:
+                PyObject_GetBuffer(tail, &tv, PyBUF_SIMPLE)
+                have_t = True
+                tb.len = <unsigned int>tv.len
+                tb.buf = <unsigned char*>tv.buf
+                tp = &tb
+            if self._ops.model == MODEL_PACK:
+                self._pack_check(size + (hv.len if have_h else 0) + (tv.len if have_t else 0))
+            c_fname = fname
+            with nogil:
+                ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
+        finally:
+            if have_h:
+                PyBuffer_Release(&hv)
+            if have_t:
+                PyBuffer_Release(&tv)
+        return ok
+
+    cdef object _address(self, HP_CONNID conn_id, bint remote):
+        cdef char buf[80]
+        cdef int n = sizeof(buf)
+        cdef USHORT port = 0
+        cdef BOOL ok
+        if remote:
+            ok = self._ops.get_remote_address(self._handle, conn_id, buf, &n, &port)
+        else:
+            ok = self._ops.get_local_address(self._handle, conn_id, buf, &n, &port)
+        if not ok:
+            raise _not_connected(conn_id)
+        buf[sizeof(buf) - 1] = 0
+        return (buf[:strlen(buf)].decode("utf-8", "replace"), port)
+
+    cdef object _pending(self, HP_CONNID conn_id):
+        cdef int n = 0
+        if not self._ops.get_pending(self._handle, conn_id, &n):
+            raise _not_connected(conn_id)
+        return n
+
+    cdef int _pause(self, HP_CONNID conn_id, bint paused) except -1:
+        cdef BOOL ok
+        with nogil:
+            ok = self._ops.pause_receive(self._handle, conn_id, paused)
+        return ok
+
+    cdef int _set_extra(self, HP_CONNID conn_id, object obj) except -1:
+        cdef hps_conn* rec
+        cdef PyObject* old = NULL
+        cdef PyObject* new = NULL if obj is None else <PyObject*>obj
+        cdef int known = 0
+        if self._ops.get_state(self._handle) != SS_STARTED:
+            raise _not_connected(conn_id)
+        Py_XINCREF(new)
+        hps_lock(self._ctx)
+        rec = hps_conn_get(self._ctx, conn_id, new != NULL, &known)
+        if rec != NULL:
+            old = rec.extra
+            rec.extra = new
+        hps_unlock(self._ctx)
+        Py_XDECREF(old)
+        if rec == NULL and new != NULL:
+            Py_XDECREF(new)
+            if not known:
+                raise _not_connected(conn_id)
+            raise MemoryError()
+        if not known:
+            raise _not_connected(conn_id)
+        return 0
+
+    cdef object _get_extra(self, HP_CONNID conn_id, object default):
+        cdef hps_conn* rec
+        cdef object result = default
+        cdef int known = 0
+        hps_lock(self._ctx)
+        rec = hps_conn_get(self._ctx, conn_id, 0, &known)
+        if rec != NULL and rec.extra != NULL:
+            result = <object>rec.extra
+        hps_unlock(self._ctx)
+        return result
+
+    cdef object _fetch(self, HP_CONNID conn_id, Py_ssize_t n, bint peek):
+        cdef bytes out
+        cdef En_HP_FetchResult rc
+        if n < 0:
+            raise ValueError(f"length must be >= 0, not {n}")
+        if n > INT_MAX:
+            raise ValueError(f"length too large: {n}")
+        if n == 0:
+            return b""
+        out = PyBytes_FromStringAndSize(NULL, n)
+        rc = self._fetch_raw(conn_id, <BYTE*>PyBytes_AS_STRING(out), <int>n, peek)
+        if rc == FR_OK:
+            return out
+        if rc == FR_LENGTH_TOO_LONG:
+            return None
+        raise _not_connected(conn_id)
+
+    cdef int _fetch_into(self, HP_CONNID conn_id, object buffer, bint peek) except -1:
+        cdef Py_buffer view
+        cdef En_HP_FetchResult rc
+        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        try:
+            if view.len > INT_MAX:
+                raise ValueError("buffer too large")
+            if view.len == 0:
+                return 1
+            rc = self._fetch_raw(conn_id, <BYTE*>view.buf, <int>view.len, peek)
+        finally:
+            PyBuffer_Release(&view)
+        if rc == FR_OK:
+            return 1
+        if rc == FR_LENGTH_TOO_LONG:
+            return 0
+        raise _not_connected(conn_id)
+
+    cdef En_HP_FetchResult _fetch_raw(self, HP_CONNID conn_id, BYTE* buf, int n, bint peek) noexcept:
+        """Fetch or Peek, guarded: the library dereferences a NULL buffer for
+        connections it does not know, so only connections whose receive
+        buffer we saw exist (first on_receive) and that have not closed (the
+        record is detached, under the same lock, before the library drops the
+        buffer) reach it.  The GIL stays held: no thread holding the buffer's
+        lock or ours ever waits for the GIL."""
+        cdef hps_conn* rec
+        cdef int known = 0
+        cdef En_HP_FetchResult rc = FR_DATA_NOT_FOUND
+        hps_lock(self._ctx)
+        rec = hps_conn_get(self._ctx, conn_id, 0, &known)
+        if rec != NULL and rec.ready:
+            if peek:
+                rc = self._ops.peek(self._handle, conn_id, buf, n)
+            else:
+                rc = self._ops.fetch(self._handle, conn_id, buf, n)
+        hps_unlock(self._ctx)
+        return rc

@@ -1,0 +1,97 @@
+# cython: language_level=3, embedsignature=True
+"""hpsocket's extension module: HP-Socket's TCP components as classes whose
+on_* methods the library's worker threads call."""
+
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from libc.string cimport memset, strlen
+from libc.limits cimport INT_MAX, ULONG_MAX
+from libc.errno cimport errno, ENOTCONN
+from posix.unistd cimport usleep
+
+from hpsocket.includes.hpsocket4c cimport *
+from hpsocket.includes.native cimport *
+
+cdef extern from "Python.h":
+    void PyErr_Restore(PyObject* type, PyObject* value, PyObject* traceback)
+    void PyErr_WriteUnraisable(object obj)
+
+import atexit
+import os
+import stat
+import threading
+import time
+import weakref
+
+from hpsocket._enums import HandleResult, SocketOperation, ServiceState, SocketError, FetchResult
+from hpsocket._errors import HPSocketError
+
+include "_ops.pxi"
+include "_trampolines.pxi"
+include "_component.pxi"
+include "_roles.pxi"
+include "_models.pxi"
+
+_OPERATIONS = tuple(SocketOperation)
+
+
+cdef object _operation(int op):
+    if 0 <= op < len(_OPERATIONS):
+        return _OPERATIONS[op]
+    return op
+
+
+# Started components, so that an exiting interpreter can stop them first: a
+# component still running during finalization would hang the process.
+_live = weakref.WeakSet()
+
+
+def _stop_all_at_exit():
+    for component in list(_live):
+        try:
+            component.stop()
+        except Exception:
+            pass
+    hps_set_exiting()
+
+
+atexit.register(_stop_all_at_exit)
+
+
+def native_version():
+    """HP-Socket's version as a tuple, e.g. (5, 2, 2, 1)."""
+    cdef DWORD v = HP_GetHPSocketVersion()
+    return ((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+
+
+def socket_error_description(code):
+    """HP-Socket's text for a SocketError code."""
+    return _cstr(HP_GetSocketErrorDesc(<En_HP_SocketError><int>code))
+
+
+def _counters():
+    """Native bookkeeping, for tests and the debug build: live native
+    components, connection records, pinned worker thread states, and (debug
+    build only) callbacks in Python now and events skipped without the GIL."""
+    return {
+        "live_native": hps_read(&hps_counter_live_native),
+        "conn_records": hps_read(&hps_counter_conn_records),
+        "pinned_states": hps_read(&hps_counter_pinned_states),
+        "in_flight": hps_read(&hps_counter_in_flight),
+        "gil_free_skips": hps_read(&hps_counter_gil_free_skips),
+    }
+
+
+def _set_thread_state_pinning(bint enabled):
+    """Benchmarks only: turn the persistent worker thread states off to
+    measure what they save."""
+    global hps_pin_enabled
+    hps_pin_enabled = enabled
+
+
+if hps_threadstate_init() != 0:
+    raise ImportError("hpsocket: could not create its thread-local key")
+_init_ops()

@@ -1,0 +1,296 @@
+# The three roles: a Server accepts connections, an Agent makes many
+# outgoing ones, a Client makes one.  Connection-addressed methods of Server
+# and Agent take a conn_id; the Client's take none.
+
+def _tunable_names(*indices):
+    return frozenset([TUNABLE_NAMES[i] for i in indices])
+
+
+def _tunable_property(int index, str doc):
+    def fget(Component self):
+        return self._tunable_get(index)
+
+    def fset(Component self, value):
+        self._tunable_set(index, value)
+
+    return property(fget, fset, None, doc)
+
+
+cdef class _Connections(Component):
+    """Methods shared by Server and Agent, which address connections by id."""
+
+    def send(self, conn_id, data):
+        """Queue ``data`` (any contiguous bytes-like object; copied before
+        returning) for the connection.  False if the connection is unknown
+        or closed.  In the pack model it is one packet: an empty or larger
+        than max_pack_size body raises ValueError."""
+        return bool(self._send(_conn_arg(conn_id), data))
+
+    def send_packets(self, conn_id, buffers):
+        """Send several buffers in one call (scatter-gather); one packet in
+        the pack model."""
+        return bool(self._send_packets(_conn_arg(conn_id), buffers))
+
+    def send_file(self, conn_id, path, head=None, tail=None):
+        """Send a small file's contents (HP-Socket's SendSmallFile),
+        optionally between ``head`` and ``tail`` bytes."""
+        return bool(self._send_file(_conn_arg(conn_id), path, head, tail))
+
+    def disconnect(self, conn_id, force=True):
+        """Close the connection (on_close follows on a worker thread).
+        False if it is unknown.  force=False only half-closes in this
+        HP-Socket version."""
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        cdef BOOL f = bool(force)
+        cdef BOOL ok
+        with nogil:
+            ok = self._ops.disconnect(self._handle, c, f)
+        return bool(ok)
+
+    def remote_address(self, conn_id):
+        """The peer's (host, port)."""
+        return self._address(_conn_arg(conn_id), True)
+
+    def local_address(self, conn_id):
+        """This end's (host, port) of the connection."""
+        return self._address(_conn_arg(conn_id), False)
+
+    def pending_data_length(self, conn_id):
+        """Bytes queued for sending and not yet sent."""
+        return self._pending(_conn_arg(conn_id))
+
+    def pause_receive(self, conn_id, paused=True):
+        """Stop (or resume) reading from the connection.  False if unknown."""
+        return bool(self._pause(_conn_arg(conn_id), bool(paused)))
+
+    def is_receive_paused(self, conn_id):
+        cdef BOOL paused = 0
+        if not self._ops.is_paused(self._handle, _conn_arg(conn_id), &paused):
+            raise _not_connected(conn_id)
+        return bool(paused)
+
+    def set_extra(self, conn_id, obj):
+        """Attach a Python object to the connection; it is released when
+        the connection closes (after on_close).  None removes it."""
+        self._set_extra(_conn_arg(conn_id), obj)
+
+    def get_extra(self, conn_id, default=None):
+        """The object attached with set_extra, or ``default``."""
+        return self._get_extra(_conn_arg(conn_id), default)
+
+
+cdef class Server(_Connections):
+    """A TCP server: ``start(host, port)`` listens; each accepted connection
+    is reported through the on_* events on HP-Socket's worker threads."""
+
+    _OPTIONS = Component._OPTIONS | _tunable_names(*range(T_MARK_SILENCE + 1))
+
+    def start(self, host="0.0.0.0", port=0):
+        """Bind and listen (port 0: the OS picks; see listen_address).
+        Raises HPSocketError (e.g. errno EADDRINUSE) on failure."""
+        cdef bytes h = _host_arg(host, "host")
+        cdef USHORT p = _port_arg(port)
+        cdef const char* ch = h
+        cdef BOOL ok
+        with self._lifecycle:
+            self._register_callbacks()
+            with nogil:
+                ok = HP_Server_Start(self._handle, ch, p)
+            self._after_start(ok)
+
+    @property
+    def listen_address(self):
+        """The (host, port) the server listens on."""
+        cdef char buf[80]
+        cdef int n = sizeof(buf)
+        cdef USHORT port = 0
+        if not HP_Server_GetListenAddress(self._handle, buf, &n, &port):
+            raise HPSocketError(SE_ILLEGAL_STATE, "the server is not listening")
+        buf[sizeof(buf) - 1] = 0
+        return (buf[:strlen(buf)].decode("utf-8", "replace"), port)
+
+    @property
+    def connection_count(self):
+        return HP_Server_GetConnectionCount(self._handle)
+
+    @property
+    def connection_ids(self):
+        """The ids of the live connections."""
+        return _all_ids(self._handle, HP_Server_GetAllConnectionIDs)
+
+    worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default 2 x CPUs + 2).")
+    max_connections = _tunable_property(T_MAX_CONNECTIONS, "Connections beyond this are dropped (default 10000).")
+    socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes (default 4096).")
+    keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")
+    keep_alive_interval = _tunable_property(T_KEEP_ALIVE_INTERVAL, "TCP keep-alive probe interval, ms.")
+    accept_socket_count = _tunable_property(T_ACCEPT_SOCKET_COUNT, "Accepts per round.")
+    listen_queue = _tunable_property(T_LISTEN_QUEUE, "Backlog of the listening socket.")
+    free_socket_pool = _tunable_property(T_FREE_SOCKET_POOL, "Socket objects kept for reuse.")
+    free_socket_hold = _tunable_property(T_FREE_SOCKET_HOLD, "Socket objects held before freeing.")
+    free_socket_lock_time = _tunable_property(T_FREE_SOCKET_LOCK_TIME, "ms before a closed socket object is reused.")
+    free_buffer_pool = _tunable_property(T_FREE_BUFFER_POOL, "Buffers kept for reuse.")
+    free_buffer_hold = _tunable_property(T_FREE_BUFFER_HOLD, "Buffers held before freeing.")
+    mark_silence = _tunable_property(T_MARK_SILENCE, "Track silent connections.")
+
+
+cdef class Agent(_Connections):
+    """A TCP agent: many outgoing connections, ``connect(host, port)`` each."""
+
+    _OPTIONS = Component._OPTIONS | _tunable_names(
+        T_WORKER_THREADS, T_MAX_CONNECTIONS, T_SOCKET_BUFFER_SIZE, T_KEEP_ALIVE_TIME,
+        T_KEEP_ALIVE_INTERVAL, T_FREE_SOCKET_POOL, T_FREE_SOCKET_HOLD, T_FREE_SOCKET_LOCK_TIME,
+        T_FREE_BUFFER_POOL, T_FREE_BUFFER_HOLD, T_MARK_SILENCE, T_REUSE_ADDRESS)
+
+    def start(self, bind_address=None, async_connect=True):
+        """Start the worker threads.  ``bind_address``: local address for
+        outgoing connections.  With async_connect=False, connect() blocks
+        until the connection is made."""
+        cdef bytes b = _host_arg(bind_address, "bind_address") if bind_address is not None else None
+        cdef const char* cb = NULL if b is None else <const char*>b
+        cdef BOOL a = bool(async_connect)
+        cdef BOOL ok
+        with self._lifecycle:
+            self._register_callbacks()
+            with nogil:
+                ok = HP_Agent_Start(self._handle, cb, a)
+            self._after_start(ok)
+
+    def connect(self, host, port):
+        """Open a connection; returns its id.  Raises HPSocketError if it
+        cannot even be attempted (or, synchronous, if it fails)."""
+        cdef bytes h = _host_arg(host, "host")
+        cdef USHORT p = _port_arg(port)
+        cdef const char* ch = h
+        cdef HP_CONNID conn_id = 0
+        cdef BOOL ok
+        cdef int err
+        with nogil:
+            ok = HP_Agent_Connect(self._handle, ch, p, &conn_id)
+            err = errno
+        if not ok:
+            raise HPSocketError(HP_Agent_GetLastError(self._handle),
+                                f"connect to {host}:{port} failed: {_cstr(HP_Agent_GetLastErrorDesc(self._handle))}",
+                                err or None)
+        return conn_id
+
+    @property
+    def connection_count(self):
+        return HP_Agent_GetConnectionCount(self._handle)
+
+    @property
+    def connection_ids(self):
+        return _all_ids(self._handle, HP_Agent_GetAllConnectionIDs)
+
+    worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default 2 x CPUs + 2).")
+    max_connections = _tunable_property(T_MAX_CONNECTIONS, "Connection limit (default 10000).")
+    socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes.")
+    keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")
+    keep_alive_interval = _tunable_property(T_KEEP_ALIVE_INTERVAL, "TCP keep-alive probe interval, ms.")
+    free_socket_pool = _tunable_property(T_FREE_SOCKET_POOL, "Socket objects kept for reuse.")
+    free_socket_hold = _tunable_property(T_FREE_SOCKET_HOLD, "Socket objects held before freeing.")
+    free_socket_lock_time = _tunable_property(T_FREE_SOCKET_LOCK_TIME, "ms before a closed socket object is reused.")
+    free_buffer_pool = _tunable_property(T_FREE_BUFFER_POOL, "Buffers kept for reuse.")
+    free_buffer_hold = _tunable_property(T_FREE_BUFFER_HOLD, "Buffers held before freeing.")
+    mark_silence = _tunable_property(T_MARK_SILENCE, "Track silent connections.")
+    reuse_address = _tunable_property(T_REUSE_ADDRESS, "SO_REUSEADDR on outgoing sockets.")
+
+
+ctypedef BOOL (*_get_ids_fn)(void* handle, HP_CONNID* ids, DWORD* count) noexcept nogil
+
+
+cdef list _all_ids(void* handle, _get_ids_fn fn):
+    cdef DWORD count = 0
+    cdef HP_CONNID* ids = NULL
+    cdef list result = []
+    cdef DWORD i
+    for _ in range(100):
+        fn(handle, NULL, &count)
+        if count == 0:
+            return []
+        count += 16   # room for connections that arrive meanwhile
+        ids = <HP_CONNID*>PyMem_Realloc(ids, count * sizeof(HP_CONNID))
+        if ids == NULL:
+            raise MemoryError()
+        if fn(handle, ids, &count):
+            result = [ids[i] for i in range(count)]
+            PyMem_Free(ids)
+            return result
+    PyMem_Free(ids)
+    raise HPSocketError(SE_ILLEGAL_STATE, "the connection list kept changing")
+
+
+cdef class Client(Component):
+    """A TCP client: one connection, made by ``start(host, port)``.  Methods
+    that would name a connection take none.  When the connection closes the
+    client is stopped; start() may be called again."""
+
+    _OPTIONS = Component._OPTIONS | _tunable_names(
+        T_SOCKET_BUFFER_SIZE, T_KEEP_ALIVE_TIME, T_KEEP_ALIVE_INTERVAL, T_FREE_BUFFER_POOL,
+        T_FREE_BUFFER_HOLD)
+
+    def start(self, host, port, async_connect=False, bind_address=None):
+        """Connect to (host, port).  Synchronous by default: a failed
+        connection raises HPSocketError.  With async_connect=True it returns
+        at once and on_connect / on_close tell the outcome."""
+        cdef bytes h = _host_arg(host, "host")
+        cdef USHORT p = _port_arg(port)
+        cdef bytes b = _host_arg(bind_address, "bind_address") if bind_address is not None else None
+        cdef const char* ch = h
+        cdef const char* cb = NULL if b is None else <const char*>b
+        cdef BOOL a = bool(async_connect)
+        cdef BOOL ok
+        with self._lifecycle:
+            self._register_callbacks()
+            with nogil:
+                if cb == NULL:
+                    ok = HP_Client_Start(self._handle, ch, p, a)
+                else:
+                    ok = HP_Client_StartWithBindAddress(self._handle, ch, p, a, cb)
+            self._after_start(ok)
+
+    @property
+    def connection_id(self):
+        return HP_Client_GetConnectionID(self._handle)
+
+    def send(self, data):
+        """Queue ``data`` (any contiguous bytes-like object) for the server.
+        False if not connected."""
+        return bool(self._send(0, data))
+
+    def send_packets(self, buffers):
+        return bool(self._send_packets(0, buffers))
+
+    def send_file(self, path, head=None, tail=None):
+        return bool(self._send_file(0, path, head, tail))
+
+    def remote_address(self):
+        """The (host, port) the client connected to."""
+        return self._address(0, True)
+
+    def local_address(self):
+        return self._address(0, False)
+
+    def pending_data_length(self):
+        return self._pending(0)
+
+    def pause_receive(self, paused=True):
+        return bool(self._pause(0, bool(paused)))
+
+    def is_receive_paused(self):
+        cdef BOOL paused = 0
+        if not self._ops.is_paused(self._handle, 0, &paused):
+            raise _not_connected(self.connection_id)
+        return bool(paused)
+
+    def set_extra(self, obj):
+        """Attach a Python object to the connection (released when it closes)."""
+        self._set_extra(0, obj)
+
+    def get_extra(self, default=None):
+        return self._get_extra(0, default)
+
+    socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes.")
+    keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")
+    keep_alive_interval = _tunable_property(T_KEEP_ALIVE_INTERVAL, "TCP keep-alive probe interval, ms.")
+    free_buffer_pool = _tunable_property(T_FREE_BUFFER_POOL, "Buffers kept for reuse.")
+    free_buffer_hold = _tunable_property(T_FREE_BUFFER_HOLD, "Buffers held before freeing.")

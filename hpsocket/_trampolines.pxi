@@ -1,0 +1,259 @@
+# C callbacks registered with HP-Socket.  One function per event serves every
+# role and model (the sender handles are all "void *").  Each looks up the
+# component's context without the GIL and returns HR_IGNORE at once, still
+# without the GIL, when the Python class does not handle the event, when the
+# component is gone or when the interpreter is exiting; otherwise it takes the
+# GIL once and calls one dispatcher method of the component.
+
+cdef enum:
+    EV_PREPARE = 1 << 0
+    EV_ACCEPT = 1 << 1
+    EV_CONNECT = 1 << 2
+    EV_HANDSHAKE = 1 << 3
+    EV_SEND = 1 << 4
+    EV_RECEIVE = 1 << 5
+    EV_CLOSE = 1 << 6
+    EV_SHUTDOWN = 1 << 7
+
+# (bit, method name per role) for the override check and on_error's argument.
+_EVENTS = (
+    (EV_PREPARE, ("on_prepare_listen", "on_prepare_connect", "on_prepare_connect")),
+    (EV_ACCEPT, ("on_accept", None, None)),
+    (EV_CONNECT, (None, "on_connect", "on_connect")),
+    (EV_HANDSHAKE, ("on_handshake", "on_handshake", "on_handshake")),
+    (EV_SEND, ("on_send", "on_send", "on_send")),
+    (EV_RECEIVE, ("on_receive", "on_receive", "on_receive")),
+    (EV_CLOSE, ("on_close", "on_close", "on_close")),
+    (EV_SHUTDOWN, ("on_shutdown", "on_shutdown", None)),
+)
+
+
+cdef inline hps_ctx* _handled(void* sender, unsigned int event) noexcept nogil:
+    """The context if this event must go to Python, else NULL."""
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    if ctx == NULL or ctx.owner == NULL or (ctx.mask & event) == 0 or hps_exiting():
+        HPS_DEBUG_COUNT(hps_counter_gil_free_skips, 1)
+        return NULL
+    hps_pin_thread_state()
+    return ctx
+
+
+cdef void _release_conn(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
+    """Detach a closing connection's record; drop its Python extra."""
+    cdef hps_conn* rec = hps_conn_detach(ctx, conn_id)
+    if rec == NULL:
+        return
+    if rec.extra != NULL and not hps_exiting():
+        hps_pin_thread_state()
+        with gil:
+            Py_XDECREF(rec.extra)
+    # Once the interpreter is exiting the extra object is left alone.
+    rec.extra = NULL
+    hps_conn_free(rec)
+
+
+cdef int _mark_pull_ready(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
+    """Pull model: from now on the library holds a receive buffer for the
+    connection, so fetch/peek may touch it (they crash on unknown ids)."""
+    cdef int known
+    cdef hps_conn* rec
+    hps_lock(ctx)
+    rec = hps_conn_get(ctx, conn_id, 1, &known)
+    if rec != NULL:
+        rec.ready = 1
+    hps_unlock(ctx)
+    return rec != NULL
+
+
+# -- the trampolines ---------------------------------------------------------
+
+cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept nogil:
+    cdef hps_ctx* ctx = _handled(sender, EV_PREPARE)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_prepare(0, fd)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    cdef En_HP_HandleResult rc
+    if ctx != NULL and ctx.no_delay:
+        hps_set_nodelay(fd)
+    ctx = _handled(sender, EV_PREPARE)
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_prepare(conn_id, fd)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    cdef En_HP_HandleResult rc
+    if ctx != NULL and ctx.no_delay:
+        hps_set_nodelay(fd)
+    ctx = _handled(sender, EV_ACCEPT)
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_accept(conn_id, fd)
+    hps_leave_callback()
+    if rc == HR_ERROR:
+        # The library drops the connection without OnClose: release here
+        # whatever on_accept attached to it.
+        _release_conn(ctx, conn_id)
+    return rc
+
+
+cdef En_HP_HandleResult _on_connect(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_ctx* ctx = _handled(sender, EV_CONNECT)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_connect(conn_id)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_handshake(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_ctx* ctx = _handled(sender, EV_HANDSHAKE)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_handshake(conn_id)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_send(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    cdef hps_ctx* ctx = _handled(sender, EV_SEND)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_send(conn_id, data, length)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    cdef hps_ctx* ctx = _handled(sender, EV_RECEIVE)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_receive(conn_id, data, length)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, int length) noexcept nogil:
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    if not _mark_pull_ready(ctx, conn_id):
+        return HR_ERROR     # out of memory: fetch could never be guarded
+    ctx = _handled(sender, EV_RECEIVE)
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_pull_receive(conn_id, length)
+    hps_leave_callback()
+    return rc
+
+
+cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept nogil:
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    cdef En_HP_HandleResult rc = HR_IGNORE
+    if ctx == NULL:
+        return HR_IGNORE
+    if _handled(sender, EV_CLOSE) != NULL:
+        hps_enter_callback()
+        with gil:
+            rc = (<Component><object>ctx.owner)._ev_close(conn_id, op, error)
+        hps_leave_callback()
+    # After on_close, so that get_extra and fetch still work inside it.
+    _release_conn(ctx, conn_id)
+    return rc
+
+
+cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
+    cdef hps_ctx* ctx = _handled(sender, EV_SHUTDOWN)
+    cdef En_HP_HandleResult rc
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_enter_callback()
+    with gil:
+        rc = (<Component><object>ctx.owner)._ev_shutdown()
+    hps_leave_callback()
+    return rc
+
+
+# -- registration ------------------------------------------------------------
+# Only what is needed is registered: an unregistered event costs the library
+# nothing at all.  Accept/prepare-connect stay for TCP_NODELAY, receive for the
+# pull model's bookkeeping, close for releasing connection records.
+
+cdef void _register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
+    if role == ROLE_SERVER:
+        if mask & EV_PREPARE:
+            HP_Set_FN_Server_OnPrepareListen(listener, _on_prepare_listen)
+        if (mask & EV_ACCEPT) or no_delay:
+            HP_Set_FN_Server_OnAccept(listener, _on_accept)
+        if mask & EV_HANDSHAKE:
+            HP_Set_FN_Server_OnHandShake(listener, _on_handshake)
+        if mask & EV_SEND:
+            HP_Set_FN_Server_OnSend(listener, _on_send)
+        if model == MODEL_PULL:
+            HP_Set_FN_Server_OnPullReceive(listener, _on_pull_receive)
+        elif mask & EV_RECEIVE:
+            HP_Set_FN_Server_OnReceive(listener, _on_receive)
+        HP_Set_FN_Server_OnClose(listener, _on_close)
+        if mask & EV_SHUTDOWN:
+            HP_Set_FN_Server_OnShutdown(listener, _on_shutdown)
+    elif role == ROLE_AGENT:
+        if (mask & EV_PREPARE) or no_delay:
+            HP_Set_FN_Agent_OnPrepareConnect(listener, _on_prepare_connect)
+        if mask & EV_CONNECT:
+            HP_Set_FN_Agent_OnConnect(listener, _on_connect)
+        if mask & EV_HANDSHAKE:
+            HP_Set_FN_Agent_OnHandShake(listener, _on_handshake)
+        if mask & EV_SEND:
+            HP_Set_FN_Agent_OnSend(listener, _on_send)
+        if model == MODEL_PULL:
+            HP_Set_FN_Agent_OnPullReceive(listener, _on_pull_receive)
+        elif mask & EV_RECEIVE:
+            HP_Set_FN_Agent_OnReceive(listener, _on_receive)
+        HP_Set_FN_Agent_OnClose(listener, _on_close)
+        if mask & EV_SHUTDOWN:
+            HP_Set_FN_Agent_OnShutdown(listener, _on_shutdown)
+    else:
+        if (mask & EV_PREPARE) or no_delay:
+            HP_Set_FN_Client_OnPrepareConnect(listener, _on_prepare_connect)
+        if mask & EV_CONNECT:
+            HP_Set_FN_Client_OnConnect(listener, _on_connect)
+        if mask & EV_HANDSHAKE:
+            HP_Set_FN_Client_OnHandShake(listener, _on_handshake)
+        if mask & EV_SEND:
+            HP_Set_FN_Client_OnSend(listener, _on_send)
+        if model == MODEL_PULL:
+            HP_Set_FN_Client_OnPullReceive(listener, _on_pull_receive)
+        elif mask & EV_RECEIVE:
+            HP_Set_FN_Client_OnReceive(listener, _on_receive)
+        HP_Set_FN_Client_OnClose(listener, _on_close)

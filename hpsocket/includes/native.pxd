@@ -1,0 +1,54 @@
+# Declarations of hpsocket/_native.h: the GIL-free half of the trampolines.
+
+from cpython.object cimport PyObject
+from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, HP_CONNID, PVOID
+
+cdef extern from "_native.h" nogil:
+    ctypedef struct hps_conn:
+        PyObject* extra
+        int ready
+
+    ctypedef struct hps_ctx:
+        void* sender
+        PyObject* owner
+        unsigned int mask
+        int no_delay
+        int role
+        int stop_requested
+        hps_conn* client_conn
+        BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
+        BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
+
+    hps_ctx* hps_ctx_new()
+    void hps_ctx_free(hps_ctx* ctx)
+    void hps_lock(hps_ctx* ctx)
+    void hps_unlock(hps_ctx* ctx)
+    hps_conn* hps_conn_new()
+    hps_conn* hps_conn_get(hps_ctx* ctx, HP_CONNID conn_id, int create, int* known)
+    hps_conn* hps_conn_detach(hps_ctx* ctx, HP_CONNID conn_id)
+    void hps_conn_free(hps_conn* c)
+
+    hps_ctx* hps_lookup(void* sender)
+    int hps_register(void* sender, hps_ctx* ctx)
+    void hps_unregister(void* sender)
+
+    int hps_threadstate_init()
+    void hps_pin_thread_state()
+    void hps_enter_callback()
+    void hps_leave_callback()
+    int hps_in_callback()
+    int hps_pin_enabled
+
+    int hps_exiting()
+    void hps_set_exiting()
+
+    long hps_counter_live_native
+    long hps_counter_in_flight
+    long hps_counter_gil_free_skips
+    long hps_counter_conn_records
+    long hps_counter_pinned_states
+    void hps_count(long* c, long d)
+    long hps_read(long* c)
+    void HPS_DEBUG_COUNT(long c, long d)
+
+    void hps_set_nodelay(UINT_PTR fd)
