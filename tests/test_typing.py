@@ -1,0 +1,64 @@
+"""The type stubs describe the API: a typical program type-checks, and a
+misuse is caught."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("mypy")
+
+GOOD = """
+import hpsocket
+
+class Echo(hpsocket.TcpServer):
+    def on_receive(self, conn_id: int, data: bytes) -> None:
+        self.send(conn_id, data)
+
+class Puller(hpsocket.TcpPullServer):
+    def on_receive(self, conn_id: int, length: int) -> hpsocket.HandleResult:
+        chunk = self.fetch(conn_id, length)
+        if chunk is not None:
+            self.send(conn_id, memoryview(chunk))
+        return hpsocket.HandleResult.OK
+
+with Echo(worker_threads=2) as srv:
+    srv.start("127.0.0.1", 0)
+    host, port = srv.listen_address
+    ids: list[int] = srv.connection_ids
+    cli = hpsocket.TcpPackClient(max_pack_size=1024)
+    cli.pack_header_flag = 0x169
+    ok: bool = cli.send(bytearray(b"x"))
+    try:
+        srv.stop()
+    except hpsocket.HPSocketError as exc:
+        print(exc.code, exc.description, exc.errno)
+v: tuple[int, int, int, int] = hpsocket.native_version
+"""
+
+BAD = """
+import hpsocket
+srv = hpsocket.TcpServer()
+srv.start("127.0.0.1", "80")
+"""
+
+
+def run_mypy(tmp_path, source):
+    path = tmp_path / "prog.py"
+    path.write_text(textwrap.dedent(source))
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--python-version", "3.11", str(path)],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_stubs_accept_typical_program(tmp_path):
+    r = run_mypy(tmp_path, GOOD)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_stubs_reject_wrong_argument_type(tmp_path):
+    r = run_mypy(tmp_path, BAD)
+    assert r.returncode == 1
+    assert 'Argument 2 to "start" of "Server"' in r.stdout
