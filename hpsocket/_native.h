@@ -134,6 +134,14 @@ static inline void hps_conn_free(hps_conn *c)
 }
 
 /*
+ * What a closed connection's extra slot holds until the library forgets the
+ * connection: a set_extra racing with the close then finds the connection
+ * gone instead of attaching a record nobody would free.  (The library
+ * resets the slot when it reuses the socket object for a new connection.)
+ */
+#define HPS_CLOSED ((PVOID)&hps_counter_conn_records)
+
+/*
  * A connection's record, with ctx->lock held.  Returns NULL and sets *known
  * to 0 when the library does not know the connection; with create, makes the
  * record if there is none yet (NULL with *known 1 if out of memory).
@@ -149,7 +157,7 @@ static inline hps_conn *hps_conn_get(hps_ctx *ctx, HP_CONNID id, int create, int
             rec = ctx->client_conn = hps_conn_new();
         return rec;
     }
-    if (!ctx->get_conn_extra(ctx->sender, id, &p)) {
+    if (!ctx->get_conn_extra(ctx->sender, id, &p) || p == HPS_CLOSED) {
         *known = 0;
         return NULL;
     }
@@ -174,9 +182,10 @@ static inline hps_conn *hps_conn_detach(hps_ctx *ctx, HP_CONNID id)
     if (ctx->get_conn_extra == NULL) {
         rec = ctx->client_conn;
         ctx->client_conn = NULL;
-    } else if (ctx->get_conn_extra(ctx->sender, id, &p) && p != NULL) {
-        rec = (hps_conn *)p;
-        ctx->set_conn_extra(ctx->sender, id, NULL);
+    } else if (ctx->get_conn_extra(ctx->sender, id, &p)) {
+        if (p != HPS_CLOSED)
+            rec = (hps_conn *)p;
+        ctx->set_conn_extra(ctx->sender, id, HPS_CLOSED);
     }
     hps_unlock(ctx);
     return rec;
