@@ -309,6 +309,7 @@ cdef class Component:
         if self._ops.model == MODEL_PACK:
             self._max_pack_size = self._ops.get_max_pack_size(self._handle)
         self._ctx.stop_requested = 0
+        self._ctx.client_closed = 0
         _register(self._listener, self._ops.role, self._ops.model, self._ctx.mask, self._ctx.no_delay)
         Py_INCREF(self)
         self._holding_self = True
@@ -683,5 +684,7 @@ cdef class Component:
                 rc = self._ops.peek(self._handle, conn_id, buf, n)
             else:
                 rc = self._ops.fetch(self._handle, conn_id, buf, n)
+        elif known and (self._ops.role != ROLE_CLIENT or self._ops.get_state(self._handle) == SS_STARTED):
+            rc = FR_LENGTH_TOO_LONG   # connected, nothing received yet
         hps_unlock(self._ctx)
         return rc

@@ -93,6 +93,7 @@ typedef struct hps_ctx {
     int stop_requested;
     pthread_mutex_t lock;      /* guards connection records */
     hps_conn *client_conn;     /* a client's only connection record */
+    int client_closed;         /* a client's connection closed (until restart) */
     /* The connection-extra slot of servers and agents (NULL for clients). */
     BOOL (*get_conn_extra)(void *, HP_CONNID, PVOID *);
     BOOL (*set_conn_extra)(void *, HP_CONNID, PVOID);
@@ -152,6 +153,10 @@ static inline hps_conn *hps_conn_get(hps_ctx *ctx, HP_CONNID id, int create, int
     hps_conn *rec;
     *known = 1;
     if (ctx->get_conn_extra == NULL) {
+        if (ctx->client_closed) {
+            *known = 0;
+            return NULL;
+        }
         rec = ctx->client_conn;
         if (rec == NULL && create)
             rec = ctx->client_conn = hps_conn_new();
@@ -182,6 +187,7 @@ static inline hps_conn *hps_conn_detach(hps_ctx *ctx, HP_CONNID id)
     if (ctx->get_conn_extra == NULL) {
         rec = ctx->client_conn;
         ctx->client_conn = NULL;
+        ctx->client_closed = 1;
     } else if (ctx->get_conn_extra(ctx->sender, id, &p)) {
         if (p != HPS_CLOSED)
             rec = (hps_conn *)p;

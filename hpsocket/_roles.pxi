@@ -146,9 +146,11 @@ cdef class Agent(_Connections):
         outgoing connections.  With async_connect=False, connect() blocks
         until the connection is made."""
         cdef bytes b = _host_arg(bind_address, "bind_address") if bind_address is not None else None
-        cdef const char* cb = NULL if b is None else <const char*>b
+        cdef const char* cb = NULL
         cdef BOOL a = bool(async_connect)
         cdef BOOL ok
+        if b is not None:
+            cb = b
         with self._lifecycle:
             self._register_callbacks()
             with nogil:
@@ -236,9 +238,11 @@ cdef class Client(Component):
         cdef USHORT p = _port_arg(port)
         cdef bytes b = _host_arg(bind_address, "bind_address") if bind_address is not None else None
         cdef const char* ch = h
-        cdef const char* cb = NULL if b is None else <const char*>b
+        cdef const char* cb = NULL
         cdef BOOL a = bool(async_connect)
         cdef BOOL ok
+        if b is not None:
+            cb = b
         with self._lifecycle:
             self._register_callbacks()
             with nogil:

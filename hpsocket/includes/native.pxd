@@ -16,6 +16,7 @@ cdef extern from "_native.h" nogil:
         int role
         int stop_requested
         hps_conn* client_conn
+        int client_closed
         BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
         BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
 

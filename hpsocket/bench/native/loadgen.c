@@ -26,13 +26,18 @@
  *   included, in 10^6 bytes per second), p50_us, p99_us, p999_us (null
  *   when nothing was measured), errors (= mismatches + io_errors +
  *   connect_errors), connections, size, pipeline, duration_s (measured),
- *   plus mode, bytes, mismatches, io_errors, connect_errors, warmup_s.
+ *   plus mode, bytes, mismatches, io_errors, connect_errors, warmup_s and
+ *   connect_s (time taken to establish the connections).
  *
- * Exit status: 0 if every connection was established and ran without an
- * error; 1 if any error was counted (a mismatch, a reset or early close,
- * a failed connect); 2 on bad usage or when no connection could be made.
+ * Errors are counted over the whole run, warm-up included.  Exit status:
+ * 0 if every connection was established and ran without an error; 1 if any
+ * error was counted (a mismatch, a reset or early close, a failed connect)
+ * or no message at all completed in the window; 2 on bad usage or when no
+ * connection could be made.
  * Connects are bounded by --connect-timeout, the traffic phase by the
- * clock, and a watchdog alarm ends the process if all of that fails.
+ * clock, the closing drain (echoes still in flight are read and checked
+ * after a half-close) by one second, and a watchdog alarm ends the process
+ * if all of that fails.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +64,7 @@
 #define OUT_CAP_MAX   (64 * 1024)       /* per-connection send buffer, at most */
 #define MAX_EVENTS    256
 #define MAX_ERROR_LOG 10                /* error lines printed to stderr */
+#define DRAIN_LIMIT_S 1.0               /* bound on the graceful close */
 
 /* ------------------------------------------------------------------ */
 /* Settings and counters                                                */
@@ -94,6 +100,7 @@ static struct {
 } stats;
 
 static unsigned error_lines;
+static double connect_s;                /* time taken to establish the connections */
 
 static void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -468,6 +475,10 @@ static int consume(conn_t *c, const uint8_t *data, size_t n, uint64_t now)
     return 0;
 }
 
+/* Set once the window is over: no more sends, and the server closing (or
+ * resetting) a connection is the expected end rather than an error. */
+static int draining;
+
 static void on_readable(conn_t *c)
 {
     ssize_t n;
@@ -478,11 +489,15 @@ static void on_readable(conn_t *c)
             break;
     }
     if (n > 0) {
-        if (consume(c, recv_buf, (size_t)n, now_ns()) == 0)
+        if (consume(c, recv_buf, (size_t)n, now_ns()) == 0 && !draining)
             pump(c);
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        /* spurious wake-up */
+    } else if (draining) {
+        conn_close(c);
     } else if (n == 0) {
         conn_io_error(c, "server closed the connection", 0);
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    } else {
         conn_io_error(c, "recv", errno);
     }
 }
@@ -639,6 +654,49 @@ static void run(double warmup, double duration)
     }
 }
 
+/*
+ * Ends the run gracefully: half-closes every connection and keeps reading
+ * (and checking) the echoes still in flight until the server closes its
+ * side, for at most `limit` seconds.  Closing with echoes unread would
+ * make the kernel reset the connection, which servers report as an error.
+ */
+static void drain(double limit)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    uint64_t deadline = now_ns() + (uint64_t)(limit * 1e9);
+
+    draining = 1;
+    for (long i = 0; i < opt.connections; i++) {
+        conn_t *c = &conns[i];
+
+        if (c->state != C_OPEN)
+            continue;
+        set_out_interest(c, 0);
+        if (c->state == C_OPEN && shutdown(c->fd, SHUT_WR) != 0)
+            conn_close(c);
+    }
+
+    while (open_conns > 0) {
+        uint64_t now = now_ns();
+        int n;
+
+        if (now >= deadline)
+            break;
+        n = epoll_wait(epfd, evs, MAX_EVENTS, wait_ms(now, deadline));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int j = 0; j < n; j++) {
+            conn_t *c = &conns[evs[j].data.u32];
+
+            if (c->state == C_OPEN)
+                on_readable(c);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Command line                                                         */
 
@@ -772,10 +830,10 @@ static void report(double measured_s)
     printf("\"errors\": %" PRIu64 ", \"connections\": %ld, \"size\": %ld, \"pipeline\": %ld, "
            "\"duration_s\": %.3f, \"mode\": \"%s\", \"bytes\": %" PRIu64 ", "
            "\"mismatches\": %" PRIu64 ", \"io_errors\": %" PRIu64 ", "
-           "\"connect_errors\": %" PRIu64 ", \"warmup_s\": %.3f}\n",
+           "\"connect_errors\": %" PRIu64 ", \"warmup_s\": %.3f, \"connect_s\": %.3f}\n",
            errors, opt.connections, opt.size, opt.pipeline, measured_s,
            opt.pack ? "pack" : "raw", stats.bytes, stats.mismatches, stats.io_errors,
-           stats.connect_errors, opt.warmup);
+           stats.connect_errors, opt.warmup, connect_s);
     fflush(stdout);
 
     if (!opt.json_only) {
@@ -821,6 +879,7 @@ int main(int argc, char **argv)
     struct addrinfo hints, *ai = NULL;
     uint64_t t0, t1;
     double measured;
+    long established;
     int rc;
 
     parse_args(argc, argv);
@@ -874,7 +933,10 @@ int main(int argc, char **argv)
         }
     }
 
-    if (connect_all(ai) == 0) {
+    t0 = now_ns();
+    established = connect_all(ai);
+    connect_s = (double)(now_ns() - t0) / 1e9;
+    if (established == 0) {
         fprintf(stderr, "loadgen: no connection to %s:%s could be established\n",
                 opt.host, opt.port);
         report(0.0);
@@ -890,11 +952,20 @@ int main(int argc, char **argv)
     if (t1 > win_end)
         t1 = win_end;
     measured = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0.0;
+
+    drain(DRAIN_LIMIT_S);
     report(measured);
 
     for (long i = 0; i < opt.connections; i++)
         conn_close(&conns[i]);
     close(epfd);
 
-    return stats.mismatches + stats.io_errors + stats.connect_errors > 0 ? 1 : 0;
+    if (stats.mismatches + stats.io_errors + stats.connect_errors > 0)
+        return 1;
+    if (stats.messages == 0) {
+        /* A server that accepts but never echoes must not pass for one. */
+        fprintf(stderr, "loadgen: no message was echoed in the measured window\n");
+        return 1;
+    }
+    return 0;
 }

@@ -1,0 +1,1 @@
+"""Echo benchmark of the hpsocket binding."""
