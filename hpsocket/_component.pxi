@@ -2,15 +2,18 @@
 # Client) add their start() and role-specific getters; model classes pick the
 # native function table and add fetch/peek (pull) or pack settings.
 
-cdef dict _class_info_cache = {}
+# Override info of the extension types themselves (immortal).  A Python
+# subclass keeps its own in its __dict__, so it lives and dies with the class.
+cdef dict _builtin_class_info = {}
 
 
 cdef tuple _class_info(type cls, int role):
     """(mask, {bit: function}) of the events a class overrides, computed once
     per class: an event whose method is Component's own default never takes
     the GIL (it is not even registered with the library)."""
-    key = (cls, role)
-    info = _class_info_cache.get(key)
+    info = cls.__dict__.get("_hpsocket_events")
+    if info is None:
+        info = _builtin_class_info.get(cls)
     if info is not None:
         return info
     cdef unsigned int mask = 0
@@ -24,8 +27,25 @@ cdef tuple _class_info(type cls, int role):
             mask |= bit
             fns[bit] = fn
     info = (mask, fns)
-    _class_info_cache[key] = info
+    if cls.__flags__ & Py_TPFLAGS_HEAPTYPE:
+        type.__setattr__(cls, "_hpsocket_events", info)
+    else:
+        _builtin_class_info[cls] = info
     return info
+
+
+# Whether send() releases the GIL around the native call (measurement switch).
+cdef bint _send_releases_gil = True
+
+
+cdef inline BOOL _native_send(const Ops* ops, void* handle, HP_CONNID conn_id, const BYTE* p, int n) noexcept:
+    cdef BOOL ok
+    if _send_releases_gil:
+        with nogil:
+            ok = ops.send(handle, conn_id, p, n)
+    else:
+        ok = ops.send(handle, conn_id, p, n)
+    return ok
 
 
 cdef inline En_HP_HandleResult _result(object r) except *:
@@ -130,6 +150,7 @@ cdef class Component:
         ctx.role = ops.role
         ctx.mask = mask
         ctx.no_delay = 1
+        ctx.listen_fd = -1
         ctx.get_conn_extra = ops.get_conn_extra
         ctx.set_conn_extra = ops.set_conn_extra
         self._ctx = ctx
@@ -163,6 +184,8 @@ cdef class Component:
         if handle != NULL:
             with nogil:
                 if ops.get_state(handle) != SS_STOPPED:
+                    if self._ctx != NULL and self._ctx.listen_fd >= 0:
+                        hps_quiesce_listener(self._ctx.listen_fd)
                     ops.stop(handle)
                 hps_unregister(handle)
                 ops.destroy(handle)
@@ -360,6 +383,9 @@ cdef class Component:
         with self._lifecycle:
             if ops.get_state(handle) != SS_STOPPED:
                 with nogil:
+                    if self._ctx.listen_fd >= 0:
+                        hps_quiesce_listener(self._ctx.listen_fd)
+                        self._ctx.listen_fd = -1
                     ok = ops.stop(handle)
                     # A component that is still starting or stopping in another
                     # thread is waited for.
@@ -475,9 +501,7 @@ cdef class Component:
                 return 1
             if n > INT_MAX:
                 raise ValueError("data too large for one send (over 2 GiB)")
-            with nogil:
-                ok = self._ops.send(handle, conn_id, p, <int>n)
-            return ok
+            return _native_send(self._ops, handle, conn_id, p, <int>n)
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             if self._ops.model == MODEL_PACK:
@@ -486,8 +510,7 @@ cdef class Component:
                 return 1
             if view.len > INT_MAX:
                 raise ValueError("data too large for one send (over 2 GiB)")
-            with nogil:
-                ok = self._ops.send(handle, conn_id, <const BYTE*>view.buf, <int>view.len)
+            ok = _native_send(self._ops, handle, conn_id, <const BYTE*>view.buf, <int>view.len)
         finally:
             PyBuffer_Release(&view)
         return ok
@@ -652,7 +675,10 @@ cdef class Component:
     cdef int _fetch_into(self, HP_CONNID conn_id, object buffer, bint peek) except -1:
         cdef Py_buffer view
         cdef En_HP_FetchResult rc
-        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        except BufferError:
+            raise TypeError(f"fetch_into needs a writable bytes-like object, not {type(buffer).__name__}") from None
         try:
             if view.len > INT_MAX:
                 raise ValueError("buffer too large")

@@ -16,6 +16,7 @@ from hpsocket.includes.hpsocket4c cimport *
 from hpsocket.includes.native cimport *
 
 cdef extern from "Python.h":
+    enum: Py_TPFLAGS_HEAPTYPE
     void PyErr_Restore(PyObject* type, PyObject* value, PyObject* traceback)
     void PyErr_WriteUnraisable(object obj)
 
@@ -150,6 +151,12 @@ def _bench_dispatch(Component component, Py_ssize_t n, Py_ssize_t size=64,
         else:
             _dispatch_loop(&job)
     return time.perf_counter() - t0
+
+
+def _set_send_releases_gil(bint enabled):
+    """Benchmarks only: whether send() releases the GIL around the native call."""
+    global _send_releases_gil
+    _send_releases_gil = enabled
 
 
 def _native_handle(Component component):

@@ -23,6 +23,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "hpsocket4c.h"
 
@@ -94,6 +98,7 @@ typedef struct hps_ctx {
     pthread_mutex_t lock;      /* guards connection records */
     hps_conn *client_conn;     /* a client's only connection record */
     int client_closed;         /* a client's connection closed (until restart) */
+    int listen_fd;             /* a server's listening socket, or -1 */
     /* The connection-extra slot of servers and agents (NULL for clients). */
     BOOL (*get_conn_extra)(void *, HP_CONNID, PVOID *);
     BOOL (*set_conn_extra)(void *, HP_CONNID, PVOID);
@@ -360,6 +365,54 @@ static inline void hps_set_nodelay(UINT_PTR fd)
 {
     int one = 1;
     setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * Before a server stops: take its listening socket out of the library's
+ * epoll set.  HP-Socket 5.2.2's Stop shuts down and closes the listening
+ * socket while it is still registered; a worker woken for it then calls
+ * accept() on the closed descriptor, gets EBADF, and the library calls
+ * exit(70), ending the whole process (reproducible by stopping a server
+ * during a burst of incoming connections).  Once the socket is out of the
+ * set no worker is woken for it; one already woken finds the socket still
+ * open and gets a connection or EAGAIN, so we give such a worker a moment
+ * before the library closes it.  The epoll descriptor is found through
+ * /proc/self/fdinfo (the library does not expose it).
+ */
+static inline int hps_quiesce_listener(int listen_fd)
+{
+    DIR *dir;
+    struct dirent *de;
+    char path[64], line[256];
+    int found = 0;
+    if (listen_fd < 0)
+        return 0;
+    dir = opendir("/proc/self/fdinfo");
+    if (dir == NULL)
+        return 0;
+    while (!found && (de = readdir(dir)) != NULL) {
+        FILE *f;
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == listen_fd)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof(line), f) != NULL) {
+            int tfd;
+            if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == listen_fd) {
+                if (epoll_ctl(fd, EPOLL_CTL_DEL, listen_fd, NULL) == 0)
+                    found = 1;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    if (found)
+        usleep(20000);
+    return found;
 }
 
 #endif /* HPSOCKET_NATIVE_H */

@@ -166,6 +166,8 @@ cdef class Agent(_Connections):
         cdef HP_CONNID conn_id = 0
         cdef BOOL ok
         cdef int err
+        if HP_Agent_GetState(self._handle) != SS_STARTED:
+            raise HPSocketError(SE_ILLEGAL_STATE, f"connect: the {type(self).__name__} is not started")
         with nogil:
             ok = HP_Agent_Connect(self._handle, ch, p, &conn_id)
             err = errno

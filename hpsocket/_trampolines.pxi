@@ -68,8 +68,11 @@ cdef int _mark_pull_ready(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
 # -- the trampolines ---------------------------------------------------------
 
 cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept nogil:
-    cdef hps_ctx* ctx = _handled(sender, EV_PREPARE)
+    cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
+    if ctx != NULL:
+        ctx.listen_fd = <int>fd     # for hps_quiesce_listener at stop
+    ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
@@ -208,12 +211,12 @@ cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
 # -- registration ------------------------------------------------------------
 # Only what is needed is registered: an unregistered event costs the library
 # nothing at all.  Accept/prepare-connect stay for TCP_NODELAY, receive for the
-# pull model's bookkeeping, close for releasing connection records.
+# pull model's bookkeeping, close for releasing connection records, prepare-
+# listen to learn the listening socket (see hps_quiesce_listener).
 
 cdef void _register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
     if role == ROLE_SERVER:
-        if mask & EV_PREPARE:
-            HP_Set_FN_Server_OnPrepareListen(listener, _on_prepare_listen)
+        HP_Set_FN_Server_OnPrepareListen(listener, _on_prepare_listen)
         if (mask & EV_ACCEPT) or no_delay:
             HP_Set_FN_Server_OnAccept(listener, _on_accept)
         if mask & EV_HANDSHAKE:

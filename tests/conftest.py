@@ -65,7 +65,10 @@ def unraisable(monkeypatch):
         caught.add(args)
 
     monkeypatch.setattr(sys, "unraisablehook", hook)
-    return caught
+    yield caught
+    # The records reference handlers and so components: let them go before
+    # no_leftovers checks that everything was freed.
+    caught.items.clear()
 
 
 @pytest.fixture(autouse=True)

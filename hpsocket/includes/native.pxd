@@ -17,6 +17,7 @@ cdef extern from "_native.h" nogil:
         int stop_requested
         hps_conn* client_conn
         int client_closed
+        int listen_fd
         BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
         BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
 
@@ -53,3 +54,4 @@ cdef extern from "_native.h" nogil:
     void HPS_DEBUG_COUNT(long c, long d)
 
     void hps_set_nodelay(UINT_PTR fd)
+    int hps_quiesce_listener(int listen_fd)
