@@ -462,7 +462,10 @@ cdef class Component:
         return 0
 
     cdef object _tunable_get(self, int index):
-        return self._ops.tunables[index].get(self._handle)
+        cdef DWORD v = self._ops.tunables[index].get(self._handle)
+        if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS:
+            return v != 0
+        return v
 
     cdef int _tunable_set(self, int index, object value) except -1:
         name = TUNABLE_NAMES[index]

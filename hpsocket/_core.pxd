@@ -36,6 +36,10 @@ ctypedef struct Ops:
     BOOL (*get_pending)(void* handle, HP_CONNID conn_id, int* pending) noexcept nogil
     BOOL (*pause_receive)(void* handle, HP_CONNID conn_id, BOOL pause) noexcept nogil
     BOOL (*is_paused)(void* handle, HP_CONNID conn_id, BOOL* paused) noexcept nogil
+    BOOL (*get_connect_period)(void* handle, HP_CONNID conn_id, DWORD* period) noexcept nogil
+    BOOL (*get_silence_period)(void* handle, HP_CONNID conn_id, DWORD* period) noexcept nogil
+    BOOL (*disconnect_long)(void* handle, DWORD period, BOOL force) noexcept nogil
+    BOOL (*disconnect_silence)(void* handle, DWORD period, BOOL force) noexcept nogil
     BOOL (*get_conn_extra)(void* handle, HP_CONNID conn_id, PVOID* extra) noexcept nogil
     BOOL (*set_conn_extra)(void* handle, HP_CONNID conn_id, PVOID extra) noexcept nogil
     En_HP_FetchResult (*fetch)(void* handle, HP_CONNID conn_id, BYTE* buf, int length) noexcept nogil

@@ -113,6 +113,10 @@ cdef void _fill_server(Ops* o) noexcept:
     o.get_pending = HP_Server_GetPendingDataLength
     o.pause_receive = HP_Server_PauseReceive
     o.is_paused = HP_Server_IsPauseReceive
+    o.get_connect_period = HP_Server_GetConnectPeriod
+    o.get_silence_period = HP_Server_GetSilencePeriod
+    o.disconnect_long = HP_Server_DisconnectLongConnections
+    o.disconnect_silence = HP_Server_DisconnectSilenceConnections
     o.get_conn_extra = HP_Server_GetConnectionExtra
     o.set_conn_extra = HP_Server_SetConnectionExtra
     o.tunables[T_WORKER_THREADS].get = HP_Server_GetWorkerThreadCount
@@ -159,6 +163,10 @@ cdef void _fill_agent(Ops* o) noexcept:
     o.get_pending = HP_Agent_GetPendingDataLength
     o.pause_receive = HP_Agent_PauseReceive
     o.is_paused = HP_Agent_IsPauseReceive
+    o.get_connect_period = HP_Agent_GetConnectPeriod
+    o.get_silence_period = HP_Agent_GetSilencePeriod
+    o.disconnect_long = HP_Agent_DisconnectLongConnections
+    o.disconnect_silence = HP_Agent_DisconnectSilenceConnections
     o.get_conn_extra = HP_Agent_GetConnectionExtra
     o.set_conn_extra = HP_Agent_SetConnectionExtra
     o.tunables[T_WORKER_THREADS].get = HP_Agent_GetWorkerThreadCount

@@ -2,6 +2,14 @@
 # outgoing ones, a Client makes one.  Connection-addressed methods of Server
 # and Agent take a conn_id; the Client's take none.
 
+cdef DWORD _period_arg(object period) except? 0:
+    if not isinstance(period, int) or isinstance(period, bool):
+        raise TypeError(f"period_ms must be an int, not {type(period).__name__}")
+    if not 0 <= period <= 0x7FFFFFFF:
+        raise ValueError(f"period_ms must be in 0..2147483647, not {period}")
+    return <DWORD>period
+
+
 def _tunable_names(*indices):
     return frozenset([TUNABLE_NAMES[i] for i in indices])
 
@@ -68,6 +76,44 @@ cdef class _Connections(Component):
         if not self._ops.is_paused(self._handle, _conn_arg(conn_id), &paused):
             raise _not_connected(conn_id)
         return bool(paused)
+
+    def connect_period(self, conn_id):
+        """Milliseconds since the connection was established."""
+        cdef DWORD period = 0
+        if not self._ops.get_connect_period(self._handle, _conn_arg(conn_id), &period):
+            raise _not_connected(conn_id)
+        return period
+
+    def silence_period(self, conn_id):
+        """Milliseconds since the connection last received data (needs
+        mark_silence=True)."""
+        cdef DWORD period = 0
+        if not self._tunable_get(T_MARK_SILENCE):
+            raise HPSocketError(SE_ILLEGAL_STATE, "silence_period needs mark_silence=True")
+        if not self._ops.get_silence_period(self._handle, _conn_arg(conn_id), &period):
+            raise _not_connected(conn_id)
+        return period
+
+    def disconnect_long_connections(self, period_ms, force=True):
+        """Disconnect every connection older than period_ms milliseconds."""
+        cdef DWORD p = _period_arg(period_ms)
+        cdef BOOL f = bool(force)
+        cdef BOOL ok
+        with nogil:
+            ok = self._ops.disconnect_long(self._handle, p, f)
+        return bool(ok)
+
+    def disconnect_silence_connections(self, period_ms, force=True):
+        """Disconnect every connection silent for period_ms milliseconds
+        (needs mark_silence=True)."""
+        cdef DWORD p = _period_arg(period_ms)
+        cdef BOOL f = bool(force)
+        cdef BOOL ok
+        if not self._tunable_get(T_MARK_SILENCE):
+            raise HPSocketError(SE_ILLEGAL_STATE, "disconnect_silence_connections needs mark_silence=True")
+        with nogil:
+            ok = self._ops.disconnect_silence(self._handle, p, f)
+        return bool(ok)
 
     def set_extra(self, conn_id, obj):
         """Attach a Python object to the connection; it is released when
