@@ -143,6 +143,7 @@ cdef class Component:
         self._fn_receive = fns.get(EV_RECEIVE)
         self._fn_close = fns.get(EV_CLOSE)
         self._fn_shutdown = fns.get(EV_SHUTDOWN)
+        self._fn_refused = fns.get(EV_REFUSED)
 
         ctx = hps_ctx_new()
         if ctx == NULL:
@@ -173,6 +174,9 @@ cdef class Component:
         ctx.owner = <PyObject*>self
         if ops.model == MODEL_PACK:
             self._max_pack_size = ops.get_max_pack_size(handle)
+        if ops.role == ROLE_SERVER:
+            ctx.max_conns = ops.tunables[T_MAX_CONNECTIONS].get(handle)
+            ops.tunables[T_MAX_CONNECTIONS].set(handle, <DWORD>(ctx.max_conns + _MAX_CONN_HEADROOM))
         return 0
 
     def __dealloc__(self):
@@ -235,6 +239,10 @@ cdef class Component:
 
     def on_shutdown(self):
         """Server/Agent: the component stopped (thread that calls stop)."""
+
+    def on_refused(self, conn_id):
+        """Server: a connection arrived while max_connections were open; it
+        is closed at once (worker thread).  See refused_connections."""
 
     def on_error(self, event, conn_id, exc):
         """An event handler raised ``exc``.  The default reports it through
@@ -313,6 +321,13 @@ cdef class Component:
         except BaseException as exc:
             return self._failed(EV_CLOSE, conn_id, exc)
 
+    cdef En_HP_HandleResult _ev_refused(self, HP_CONNID conn_id) noexcept:
+        try:
+            self._fn_refused(self, conn_id)
+        except BaseException as exc:
+            self._failed(EV_REFUSED, conn_id, exc)
+        return HR_ERROR
+
     cdef En_HP_HandleResult _ev_shutdown(self) noexcept:
         try:
             return _result(self._fn_shutdown(self))
@@ -333,6 +348,7 @@ cdef class Component:
             self._max_pack_size = self._ops.get_max_pack_size(self._handle)
         self._ctx.stop_requested = 0
         self._ctx.client_closed = 0
+        self._ctx.live_conns = 0
         _register(self._listener, self._ops.role, self._ops.model, self._ctx.mask, self._ctx.no_delay)
         Py_INCREF(self)
         self._holding_self = True

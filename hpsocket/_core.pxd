@@ -64,6 +64,7 @@ cdef class Component:
     cdef object _fn_receive
     cdef object _fn_close
     cdef object _fn_shutdown
+    cdef object _fn_refused
     cdef object _stopped
     cdef object _lifecycle
     cdef bint _holding_self
@@ -99,6 +100,7 @@ cdef class Component:
     cdef En_HP_HandleResult _ev_pull_receive(self, HP_CONNID conn_id, int length) noexcept
     cdef En_HP_HandleResult _ev_close(self, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept
     cdef En_HP_HandleResult _ev_shutdown(self) noexcept
+    cdef En_HP_HandleResult _ev_refused(self, HP_CONNID conn_id) noexcept
     cdef En_HP_HandleResult _failed(self, int event, object conn_id, object exc) noexcept
 
 

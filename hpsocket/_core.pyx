@@ -15,6 +15,12 @@ from posix.unistd cimport usleep
 from hpsocket.includes.hpsocket4c cimport *
 from hpsocket.includes.native cimport *
 
+cdef extern from *:
+    long __atomic_add_fetch(long* p, long v, int order) nogil
+    long __atomic_sub_fetch(long* p, long v, int order) nogil
+    long __atomic_load_n(long* p, int order) nogil
+    enum: __ATOMIC_RELAXED
+
 cdef extern from "Python.h":
     enum: Py_TPFLAGS_HEAPTYPE
     void PyErr_Restore(PyObject* type, PyObject* value, PyObject* traceback)

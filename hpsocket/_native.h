@@ -99,6 +99,9 @@ typedef struct hps_ctx {
     hps_conn *client_conn;     /* a client's only connection record */
     int client_closed;         /* a client's connection closed (until restart) */
     int listen_fd;             /* a server's listening socket, or -1 */
+    long live_conns;           /* server: accepted and not yet closed */
+    long max_conns;            /* server: the user's max_connections */
+    long refused;              /* server: connections refused over max_conns */
     /* The connection-extra slot of servers and agents (NULL for clients). */
     BOOL (*get_conn_extra)(void *, HP_CONNID, PVOID *);
     BOOL (*set_conn_extra)(void *, HP_CONNID, PVOID);

@@ -38,6 +38,12 @@ TUNABLE_NAMES = (
     "mark_silence", "reuse_address",
 )
 
+# The library's own MaxConnectionCount is kept this far above the user's
+# max_connections, so that hpsocket (which tells) refuses before it (which
+# drops silently) would.
+cdef long _MAX_CONN_HEADROOM = 256
+
+
 # -- adapters ----------------------------------------------------------------
 
 cdef DWORD _server_get_mark_silence(void* h) noexcept nogil:

@@ -159,13 +159,33 @@ cdef class Server(_Connections):
     def connection_count(self):
         return HP_Server_GetConnectionCount(self._handle)
 
+    property max_connections:
+        """Open connections allowed (default 10000).  A connection beyond it
+        is closed at once; on_refused tells and refused_connections counts
+        it.  (The library itself would drop it silently: its own limit is
+        kept a little above this one.)"""
+        def __get__(self):
+            return self._ctx.max_conns
+
+        def __set__(self, value):
+            self._tunable_set(T_MAX_CONNECTIONS, value)
+            if value > 0xFFFFFFFF - _MAX_CONN_HEADROOM:
+                raise ValueError(f"max_connections too large: {value}")
+            self._ops.tunables[T_MAX_CONNECTIONS].set(self._handle, <DWORD>(value + _MAX_CONN_HEADROOM))
+            self._ctx.max_conns = value
+
+    @property
+    def refused_connections(self):
+        """Connections closed at once because max_connections were open,
+        since the server was created."""
+        return __atomic_load_n(&self._ctx.refused, __ATOMIC_RELAXED)
+
     @property
     def connection_ids(self):
         """The ids of the live connections."""
         return _all_ids(self._handle, HP_Server_GetAllConnectionIDs)
 
     worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default 2 x CPUs + 2).")
-    max_connections = _tunable_property(T_MAX_CONNECTIONS, "Connections beyond this are dropped (default 10000).")
     socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes (default 4096).")
     keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")
     keep_alive_interval = _tunable_property(T_KEEP_ALIVE_INTERVAL, "TCP keep-alive probe interval, ms.")

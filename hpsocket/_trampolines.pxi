@@ -14,6 +14,7 @@ cdef enum:
     EV_RECEIVE = 1 << 5
     EV_CLOSE = 1 << 6
     EV_SHUTDOWN = 1 << 7
+    EV_REFUSED = 1 << 8
 
 # (bit, method name per role) for the override check and on_error's argument.
 _EVENTS = (
@@ -25,6 +26,7 @@ _EVENTS = (
     (EV_RECEIVE, ("on_receive", "on_receive", "on_receive")),
     (EV_CLOSE, ("on_close", "on_close", "on_close")),
     (EV_SHUTDOWN, ("on_shutdown", "on_shutdown", None)),
+    (EV_REFUSED, ("on_refused", None, None)),
 )
 
 
@@ -99,19 +101,35 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
 
 cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
     cdef hps_ctx* ctx = hps_lookup(sender)
-    cdef En_HP_HandleResult rc
-    if ctx != NULL and ctx.no_delay:
-        hps_set_nodelay(fd)
-    ctx = _handled(sender, EV_ACCEPT)
+    cdef hps_ctx* handled
+    cdef En_HP_HandleResult rc = HR_IGNORE
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
-    with gil:
-        rc = (<Component><object>ctx.owner)._ev_accept(conn_id, fd)
-    hps_leave_callback()
+    # max_connections is enforced here rather than by the library, which
+    # drops the connections over its limit without telling anyone (its own
+    # limit is set a little higher; see Server.max_connections).
+    if __atomic_add_fetch(&ctx.live_conns, 1, __ATOMIC_RELAXED) > ctx.max_conns:
+        __atomic_sub_fetch(&ctx.live_conns, 1, __ATOMIC_RELAXED)
+        __atomic_add_fetch(&ctx.refused, 1, __ATOMIC_RELAXED)
+        handled = _handled(sender, EV_REFUSED)
+        if handled != NULL:
+            hps_enter_callback()
+            with gil:
+                (<Component><object>ctx.owner)._ev_refused(conn_id)
+            hps_leave_callback()
+        return HR_ERROR
+    if ctx.no_delay:
+        hps_set_nodelay(fd)
+    handled = _handled(sender, EV_ACCEPT)
+    if handled != NULL:
+        hps_enter_callback()
+        with gil:
+            rc = (<Component><object>ctx.owner)._ev_accept(conn_id, fd)
+        hps_leave_callback()
     if rc == HR_ERROR:
         # The library drops the connection without OnClose: release here
         # whatever on_accept attached to it.
+        __atomic_sub_fetch(&ctx.live_conns, 1, __ATOMIC_RELAXED)
         _release_conn(ctx, conn_id)
     return rc
 
@@ -193,6 +211,8 @@ cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketO
         hps_leave_callback()
     # After on_close, so that get_extra and fetch still work inside it.
     _release_conn(ctx, conn_id)
+    if ctx.role == ROLE_SERVER:
+        __atomic_sub_fetch(&ctx.live_conns, 1, __ATOMIC_RELAXED)
     return rc
 
 
@@ -217,8 +237,7 @@ cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
 cdef void _register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
     if role == ROLE_SERVER:
         HP_Set_FN_Server_OnPrepareListen(listener, _on_prepare_listen)
-        if (mask & EV_ACCEPT) or no_delay:
-            HP_Set_FN_Server_OnAccept(listener, _on_accept)
+        HP_Set_FN_Server_OnAccept(listener, _on_accept)
         if mask & EV_HANDSHAKE:
             HP_Set_FN_Server_OnHandShake(listener, _on_handshake)
         if mask & EV_SEND:

@@ -18,6 +18,9 @@ cdef extern from "_native.h" nogil:
         hps_conn* client_conn
         int client_closed
         int listen_fd
+        long live_conns
+        long max_conns
+        long refused
         BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
         BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
 
