@@ -85,3 +85,15 @@ def no_leftovers():
     assert after["in_flight"] == 0
     wait_for(lambda: _core._counters()["live_native"] <= before["live_native"], timeout=5)
     wait_for(lambda: _core._counters()["conn_records"] <= before["conn_records"], timeout=5)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="run the stress, soak and fuzz tests in full mode (long); "
+                          "the default is their quick mode")
+
+
+@pytest.fixture
+def full_mode(request):
+    """True with --full: stress tests run at full size."""
+    return request.config.getoption("--full")
