@@ -41,7 +41,7 @@ _CFLAGS = ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
 
 # digest -> paths built by this process into a default directory (so the
 # temporary-directory fallback is not rebuilt on every call).
-_built = {}
+_built: "dict[str, dict[str, str]]" = {}
 
 
 class BuildError(RuntimeError):
