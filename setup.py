@@ -12,6 +12,9 @@ Build variables (environment):
                         third_party/HP-Socket/include)
   HPSOCKET_DEBUG=1      debug build: Cython line tracing, asserts, -O0 -g,
                         and the debug counters of callbacks in flight
+  HPSOCKET_SANITIZE=address
+                        build with AddressSanitizer (run Python with
+                        LD_PRELOAD=$(cc -print-file-name=libasan.so))
 """
 
 import glob
@@ -35,6 +38,7 @@ ARCH_FILES = {"x86_64": "libhpsocket4c_amd64_64.so", "amd64": "libhpsocket4c_amd
               "aarch64": "libhpsocket4c_aarch64_64.so", "arm64": "libhpsocket4c_aarch64_64.so"}
 
 DEBUG = os.environ.get("HPSOCKET_DEBUG", "") not in ("", "0")
+SANITIZE = os.environ.get("HPSOCKET_SANITIZE", "")
 LIB_DIR = os.environ.get("HPSOCKET_LIB_DIR")
 INCLUDE_DIR = os.environ.get("HPSOCKET_INCLUDE_DIR") or os.path.join(HERE, "third_party", "HP-Socket", "include")
 
@@ -98,6 +102,10 @@ def extensions():
         directives.update(linetrace=True, boundscheck=True)
     else:
         directives.update(boundscheck=False, wraparound=False)
+    ldflags = []
+    if SANITIZE:
+        cflags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-g"]
+        ldflags += [f"-fsanitize={SANITIZE}"]
     lib_dir = LIB_DIR or PKG
     ext = Extension(
         "hpsocket._core",
@@ -105,14 +113,14 @@ def extensions():
         include_dirs=[INCLUDE_DIR, PKG],
         library_dirs=[lib_dir],
         libraries=["hpsocket4c"] if LIB_DIR else [],
-        extra_link_args=([] if LIB_DIR else [f"-l:{LIB_NAME}"])
+        extra_link_args=ldflags + ([] if LIB_DIR else [f"-l:{LIB_NAME}"])
         + [f"-Wl,-rpath,{lib_dir}" if LIB_DIR else "-Wl,-rpath,$ORIGIN"],
         define_macros=macros,
         extra_compile_args=cflags,
         depends=["hpsocket/_native.h"] + glob.glob("hpsocket/*.pxi") + glob.glob("hpsocket/includes/*.pxd"),
     )
     return cythonize([ext], compiler_directives=directives, include_path=[HERE],
-                     annotate=DEBUG, force=DEBUG)
+                     annotate=DEBUG, force=DEBUG or bool(SANITIZE))
 
 
 _stage_library()

@@ -169,9 +169,7 @@ cdef class Server(_Connections):
 
         def __set__(self, value):
             self._tunable_set(T_MAX_CONNECTIONS, value)
-            if value > 0xFFFFFFFF - _MAX_CONN_HEADROOM:
-                raise ValueError(f"max_connections too large: {value}")
-            self._ops.tunables[T_MAX_CONNECTIONS].set(self._handle, <DWORD>(value + _MAX_CONN_HEADROOM))
+            self._ops.tunables[T_MAX_CONNECTIONS].set(self._handle, <DWORD>min(value + _MAX_CONN_HEADROOM, 0xFFFFFFFF))
             self._ctx.max_conns = value
 
     @property
