@@ -213,11 +213,13 @@ def _serve_ctypes(model, workers, pack_flag):
         _announce(addr[1])
         _wait_for_eof()
     finally:
-        HP.HP_Server_Stop(srv.Server)
+        # No HP_Server_Stop: HP-Socket 5.2.2 can kill the process with
+        # exit(70) when stopped while its listening socket is still polled
+        # (hpsocket guards against that; the ctypes binding does not), and
+        # the binding hangs at interpreter exit while connections are (or
+        # were) alive.  Leaving at once closes every socket just the same.
         sys.stdout.flush()
         sys.stderr.flush()
-        # The ctypes binding hangs at interpreter exit while connections
-        # are (or were) alive: leave without running the finalizers.
         os._exit(0)
 
 
