@@ -34,13 +34,22 @@ cdef tuple _class_info(type cls, int role):
     return info
 
 
-# Whether send() releases the GIL around the native call (measurement switch).
-cdef bint _send_releases_gil = True
+# Does send() release the GIL around the native call?  HP-Socket's Send only
+# appends to the connection's queue under its send lock and signals an
+# eventfd; it never blocks on I/O.  The one way it could wait for a thread
+# that waits for the GIL is a worker holding that lock while it calls back
+# into Python, which only OnSend could do.  So the GIL is released only for
+# classes that handle on_send: for the others a send costs no GIL hand-off
+# (which, with several workers waiting for the GIL, is a context switch).
+# 0: so decided per class; 1: always release; 2: never (measurement only).
+cdef int _send_gil_mode = 0
 
 
-cdef inline BOOL _native_send(const Ops* ops, void* handle, HP_CONNID conn_id, const BYTE* p, int n) noexcept:
+cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, const BYTE* p, int n) noexcept:
     cdef BOOL ok
-    if _send_releases_gil:
+    cdef const Ops* ops = self._ops
+    cdef void* handle = self._handle
+    if _send_gil_mode == 1 or (_send_gil_mode == 0 and (self._ctx.mask & EV_SEND)):
         with nogil:
             ok = ops.send(handle, conn_id, p, n)
     else:
@@ -520,7 +529,7 @@ cdef class Component:
                 return 1
             if n > INT_MAX:
                 raise ValueError("data too large for one send (over 2 GiB)")
-            return _native_send(self._ops, handle, conn_id, p, <int>n)
+            return _native_send(self, conn_id, p, <int>n)
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             if self._ops.model == MODEL_PACK:
@@ -529,7 +538,7 @@ cdef class Component:
                 return 1
             if view.len > INT_MAX:
                 raise ValueError("data too large for one send (over 2 GiB)")
-            ok = _native_send(self._ops, handle, conn_id, <const BYTE*>view.buf, <int>view.len)
+            ok = _native_send(self, conn_id, <const BYTE*>view.buf, <int>view.len)
         finally:
             PyBuffer_Release(&view)
         return ok
@@ -563,7 +572,10 @@ cdef class Component:
                 return 1
             if total > INT_MAX:
                 raise ValueError("data too large for one send (over 2 GiB)")
-            with nogil:
+            if _send_gil_mode == 1 or (_send_gil_mode == 0 and (self._ctx.mask & EV_SEND)):
+                with nogil:
+                    ok = self._ops.send_packets(self._handle, conn_id, bufs, <int>count)
+            else:   # see _native_send
                 ok = self._ops.send_packets(self._handle, conn_id, bufs, <int>count)
         finally:
             for i in range(got):

@@ -159,10 +159,11 @@ def _bench_dispatch(Component component, Py_ssize_t n, Py_ssize_t size=64,
     return time.perf_counter() - t0
 
 
-def _set_send_releases_gil(bint enabled):
-    """Benchmarks only: whether send() releases the GIL around the native call."""
-    global _send_releases_gil
-    _send_releases_gil = enabled
+def _set_send_releases_gil(enabled):
+    """Benchmarks only: whether send() releases the GIL around the native
+    call: True always, False never, None as decided per class (default)."""
+    global _send_gil_mode
+    _send_gil_mode = 0 if enabled is None else (1 if enabled else 2)
 
 
 def _native_handle(Component component):
