@@ -123,7 +123,7 @@ def test_error_from_on_receive_closes_only_that_connection():
                 msg = b"still alive %d" % i
                 assert roundtrip(good, msg) == msg
             assert closes_of(srv, good_id) == []
-            assert srv.connection_ids == [good_id]
+            wait_for(lambda: srv.connection_ids == [good_id])
     assert srv.state == ServiceState.STOPPED
 
 
