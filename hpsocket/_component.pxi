@@ -104,6 +104,17 @@ cdef HP_CONNID _conn_arg(object conn_id) except? 0:
     return <HP_CONNID>conn_id
 
 
+cdef int _get_buffer(object obj, Py_buffer* view, int flags) except -1:
+    """The buffer of a contiguous (and, with PyBUF_WRITABLE, writable)
+    bytes-like object; TypeError for anything else, as socket.send does."""
+    try:
+        PyObject_GetBuffer(obj, view, flags)
+    except BufferError as exc:
+        raise TypeError(f"a contiguous{' writable' if flags & PyBUF_WRITABLE else ''} "
+                        f"bytes-like object is required, not {type(obj).__name__} ({exc})") from None
+    return 0
+
+
 cdef str _cstr(const char* s):
     return s.decode("utf-8", "replace") if s != NULL else ""
 
@@ -530,7 +541,7 @@ cdef class Component:
             if n > INT_MAX:
                 raise ValueError("data too large for one send (over 2 GiB)")
             return _native_send(self, conn_id, p, <int>n)
-        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        _get_buffer(data, &view, PyBUF_SIMPLE)
         try:
             if self._ops.model == MODEL_PACK:
                 self._pack_check(view.len)
@@ -559,7 +570,7 @@ cdef class Component:
             if views == NULL or bufs == NULL:
                 raise MemoryError()
             for i in range(count):
-                PyObject_GetBuffer(items[i], &views[i], PyBUF_SIMPLE)
+                _get_buffer(items[i], &views[i], PyBUF_SIMPLE)
                 got += 1
                 if views[i].len > 0xFFFFFFFF:
                     raise ValueError("buffer too large")
@@ -602,13 +613,13 @@ cdef class Component:
             raise ValueError(f"{path!r} is empty")
         try:
             if head is not None:
-                PyObject_GetBuffer(head, &hv, PyBUF_SIMPLE)
+                _get_buffer(head, &hv, PyBUF_SIMPLE)
                 have_h = True
                 hb.len = <unsigned int>hv.len
                 hb.buf = <unsigned char*>hv.buf
                 hp = &hb
             if tail is not None:
-                PyObject_GetBuffer(tail, &tv, PyBUF_SIMPLE)
+                _get_buffer(tail, &tv, PyBUF_SIMPLE)
                 have_t = True
                 tb.len = <unsigned int>tv.len
                 tb.buf = <unsigned char*>tv.buf
@@ -706,10 +717,7 @@ cdef class Component:
     cdef int _fetch_into(self, HP_CONNID conn_id, object buffer, bint peek) except -1:
         cdef Py_buffer view
         cdef En_HP_FetchResult rc
-        try:
-            PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
-        except BufferError:
-            raise TypeError(f"fetch_into needs a writable bytes-like object, not {type(buffer).__name__}") from None
+        _get_buffer(buffer, &view, PyBUF_WRITABLE)
         try:
             if view.len > INT_MAX:
                 raise ValueError("buffer too large")

@@ -41,6 +41,10 @@ _max_pack_size_doc = ("Largest pack body, 1..0x3FFFFF bytes (default 0x40000 = 2
 def _check_length(n):
     if not isinstance(n, int) or isinstance(n, bool):
         raise TypeError(f"length must be an int, not {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"length must be >= 0, not {n}")
+    if n > INT_MAX:
+        raise ValueError(f"length too large: {n}")
     return n
 
 
