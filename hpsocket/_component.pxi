@@ -194,6 +194,8 @@ cdef class Component:
         ctx.owner = <PyObject*>self
         if ops.model == MODEL_PACK:
             self._max_pack_size = ops.get_max_pack_size(handle)
+        if ops.role != ROLE_CLIENT:
+            ops.tunables[T_WORKER_THREADS].set(handle, _DEFAULT_WORKERS)
         if ops.role == ROLE_SERVER:
             ctx.max_conns = ops.tunables[T_MAX_CONNECTIONS].get(handle)
             ops.tunables[T_MAX_CONNECTIONS].set(handle, <DWORD>(ctx.max_conns + _MAX_CONN_HEADROOM))
