@@ -34,15 +34,14 @@ cdef tuple _class_info(type cls, int role):
     return info
 
 
-# Does send() release the GIL around the native call?  HP-Socket's Send only
-# appends to the connection's queue under its send lock and signals an
-# eventfd; it never blocks on I/O.  The one way it could wait for a thread
-# that waits for the GIL is a worker holding that lock while it calls back
-# into Python, which only OnSend could do.  So the GIL is released only for
-# classes that handle on_send: for the others a send costs no GIL hand-off
-# (which, with several workers waiting for the GIL, is a context switch).
-# 0: so decided per class; 1: always release; 2: never (measurement only).
-cdef int _send_gil_mode = 0
+# Does send() release the GIL around the native call?  It must: HP-Socket's
+# Send takes the connection's send lock, and a worker can hold that lock
+# while it calls back into Python (a failed write closes the connection and
+# fires OnClose from inside HandleSend), so holding the GIL here deadlocks
+# (found by tests/stress: send from a thread while the peer resets).
+# 1: always release (default); 0: only for classes handling on_send; 2: never
+# (the last two for measurement only).
+cdef int _send_gil_mode = 1
 
 
 cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, const BYTE* p, int n) noexcept:
@@ -669,7 +668,9 @@ cdef class Component:
         cdef PyObject* old = NULL
         cdef PyObject* new = NULL if obj is None else <PyObject*>obj
         cdef int known = 0
-        if self._ops.get_state(self._handle) != SS_STARTED:
+        cdef En_HP_ServiceState state = self._ops.get_state(self._handle)
+        # STARTING too: connections accepted while start() runs are live.
+        if state != SS_STARTED and state != SS_STARTING:
             raise _not_connected(conn_id)
         Py_XINCREF(new)
         hps_lock(self._ctx)

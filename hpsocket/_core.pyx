@@ -161,7 +161,8 @@ def _bench_dispatch(Component component, Py_ssize_t n, Py_ssize_t size=64,
 
 def _set_send_releases_gil(enabled):
     """Benchmarks only: whether send() releases the GIL around the native
-    call: True always, False never, None as decided per class (default)."""
+    call: True always (the default), False never, None only for classes
+    that handle on_send.  Anything but True can deadlock."""
     global _send_gil_mode
     _send_gil_mode = 0 if enabled is None else (1 if enabled else 2)
 

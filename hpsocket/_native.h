@@ -86,6 +86,7 @@ static inline long hps_read(long *c)
 typedef struct hps_conn {
     PyObject *extra;   /* strong reference, or NULL */
     int ready;         /* pull model: the library's receive buffer exists */
+    int fd;            /* the connection's socket, or -1 if not known */
 } hps_conn;
 
 typedef struct hps_ctx {
@@ -129,8 +130,10 @@ static inline void hps_unlock(hps_ctx *ctx) { pthread_mutex_unlock(&ctx->lock); 
 static inline hps_conn *hps_conn_new(void)
 {
     hps_conn *c = (hps_conn *)calloc(1, sizeof(hps_conn));
-    if (c != NULL)
+    if (c != NULL) {
+        c->fd = -1;
         hps_count(&hps_counter_conn_records, 1);
+    }
     return c;
 }
 
@@ -416,6 +419,50 @@ static inline int hps_quiesce_listener(int listen_fd)
     if (found)
         usleep(20000);
     return found;
+}
+
+/*
+ * Remember a new connection's socket (OnAccept, OnPrepareConnect), for
+ * hps_disconnect.  Creates the connection's record.
+ */
+static inline void hps_conn_set_fd(hps_ctx *ctx, HP_CONNID id, UINT_PTR fd)
+{
+    int known;
+    hps_conn *rec;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 1, &known);
+    if (rec != NULL)
+        rec->fd = (int)fd;
+    hps_unlock(ctx);
+}
+
+/*
+ * Disconnect by shutting the socket down: 1 done, 0 unknown connection, -1
+ * the socket is not known (use the library's Disconnect).
+ *
+ * HP-Socket 5.2.2's Disconnect closes the socket on another worker; for a
+ * connection still inside HandleAccept (on_accept running) that worker
+ * closes it before the accepting one adds it to epoll, which then fails and
+ * the library calls exit(70).  A shutdown leaves the descriptor open: the
+ * library sees the hang-up through epoll and closes the connection the usual
+ * way, with OnClose.  The record is only detached in OnClose, which the
+ * library calls before it closes the descriptor, so holding ctx->lock with
+ * the record attached guarantees the descriptor is still this connection's.
+ */
+static inline int hps_disconnect(hps_ctx *ctx, HP_CONNID id, int force)
+{
+    int known, rc;
+    hps_conn *rec;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    if (rec != NULL && rec->fd >= 0) {
+        shutdown(rec->fd, force ? SHUT_RDWR : SHUT_WR);
+        rc = 1;
+    } else {
+        rc = known ? -1 : 0;
+    }
+    hps_unlock(ctx);
+    return rc;
 }
 
 #endif /* HPSOCKET_NATIVE_H */

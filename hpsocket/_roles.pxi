@@ -46,13 +46,18 @@ cdef class _Connections(Component):
 
     def disconnect(self, conn_id, force=True):
         """Close the connection (on_close follows on a worker thread).
-        False if it is unknown.  force=False only half-closes in this
-        HP-Socket version."""
+        False if it is unknown.  force=False only half-closes (shuts down
+        this side's sending), as HP-Socket 5.2 does."""
         cdef HP_CONNID c = _conn_arg(conn_id)
         cdef BOOL f = bool(force)
         cdef BOOL ok
+        cdef int rc
         with nogil:
-            ok = self._ops.disconnect(self._handle, c, f)
+            rc = hps_disconnect(self._ctx, c, f)
+            if rc < 0:
+                ok = self._ops.disconnect(self._handle, c, f)
+            else:
+                ok = rc
         return bool(ok)
 
     def remote_address(self, conn_id):

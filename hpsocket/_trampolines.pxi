@@ -87,8 +87,11 @@ cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept n
 cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
-    if ctx != NULL and ctx.no_delay:
-        hps_set_nodelay(fd)
+    if ctx != NULL:
+        if ctx.no_delay:
+            hps_set_nodelay(fd)
+        if ctx.role == ROLE_AGENT:
+            hps_conn_set_fd(ctx, conn_id, fd)
     ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
@@ -120,6 +123,7 @@ cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd)
         return HR_ERROR
     if ctx.no_delay:
         hps_set_nodelay(fd)
+    hps_conn_set_fd(ctx, conn_id, fd)
     handled = _handled(sender, EV_ACCEPT)
     if handled != NULL:
         hps_enter_callback()
@@ -250,8 +254,7 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
         if mask & EV_SHUTDOWN:
             HP_Set_FN_Server_OnShutdown(listener, _on_shutdown)
     elif role == ROLE_AGENT:
-        if (mask & EV_PREPARE) or no_delay:
-            HP_Set_FN_Agent_OnPrepareConnect(listener, _on_prepare_connect)
+        HP_Set_FN_Agent_OnPrepareConnect(listener, _on_prepare_connect)
         if mask & EV_CONNECT:
             HP_Set_FN_Agent_OnConnect(listener, _on_connect)
         if mask & EV_HANDSHAKE:

@@ -7,6 +7,7 @@ cdef extern from "_native.h" nogil:
     ctypedef struct hps_conn:
         PyObject* extra
         int ready
+        int fd
 
     ctypedef struct hps_ctx:
         void* sender
@@ -58,3 +59,5 @@ cdef extern from "_native.h" nogil:
 
     void hps_set_nodelay(UINT_PTR fd)
     int hps_quiesce_listener(int listen_fd)
+    void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
+    int hps_disconnect(hps_ctx* ctx, HP_CONNID conn_id, int force)
