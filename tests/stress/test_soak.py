@@ -269,5 +269,8 @@ def test_soak(full_mode, tmp_path):
     assert tracker.attached >= cycles
     assert tracker.released == tracker.attached and not tracker.live
     for phase, p in phases.items():
-        assert p["ok_rss"], f"{phase}: resident memory kept growing: {p}"
+        # Under AddressSanitizer freed memory sits in its quarantine, so the
+        # resident size says nothing there; objects and extras still count.
+        if "libasan" not in os.environ.get("LD_PRELOAD", ""):
+            assert p["ok_rss"], f"{phase}: resident memory kept growing: {p}"
         assert p["ok_objects"], f"{phase}: the object count kept growing: {p}"
