@@ -48,6 +48,14 @@ cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, const BYTE* p, 
     cdef BOOL ok
     cdef const Ops* ops = self._ops
     cdef void* handle = self._handle
+    cdef long w
+    if hps_direct_send and ops.model == MODEL_PUSH and not (self._ctx.mask & EV_SEND):
+        w = hps_try_direct_send(self._ctx, handle, conn_id, p, n, ops.get_pending)
+        if w == n:
+            return 1
+        if w > 0:
+            p += w
+            n -= <int>w
     if _send_gil_mode == 1 or (_send_gil_mode == 0 and (self._ctx.mask & EV_SEND)):
         with nogil:
             ok = ops.send(handle, conn_id, p, n)

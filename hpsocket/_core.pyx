@@ -167,6 +167,14 @@ def _set_send_releases_gil(enabled):
     _send_gil_mode = 0 if enabled is None else (1 if enabled else 2)
 
 
+def _set_direct_send(bint enabled):
+    """Experimental measurement switch: push-model send() from inside the
+    connection's own on_receive writes straight to the socket when nothing
+    is queued for it.  Off by default."""
+    global hps_direct_send
+    hps_direct_send = enabled
+
+
 def _native_handle(Component component):
     """The native component pointer, as an int (benchmarks compare ctypes
     calls on it)."""

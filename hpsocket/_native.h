@@ -306,6 +306,37 @@ static pthread_key_t hps_tstate_key;
 static int hps_pin_enabled = 1;
 static __thread int hps_tls_thread_kind = 0;   /* 0 unknown, 1 Python's own, 2 pinned */
 static __thread int hps_tls_callback_depth = 0;
+/* The connection whose receive event this thread is handling (direct send). */
+static __thread void *hps_tls_recv_sender = NULL;
+static __thread HP_CONNID hps_tls_recv_conn = 0;
+static int hps_direct_send = 0;   /* measurement switch, off by default */
+
+/*
+ * Experimental (off unless hps_direct_send): inside a connection's own
+ * receive event, with nothing queued for it, write straight to the socket
+ * instead of queueing through the library (which wakes its dispatcher
+ * through an eventfd and re-arms epoll).  Returns the bytes written, or -1
+ * to use the library's Send for everything.
+ */
+static inline long hps_try_direct_send(hps_ctx *ctx, void *sender, HP_CONNID id,
+                                       const unsigned char *p, long n,
+                                       BOOL (*pending)(void *, HP_CONNID, int *))
+{
+    int known, fd = -1, queued = 1;
+    long w;
+    hps_conn *rec;
+    if (!hps_direct_send || hps_tls_recv_sender != sender || hps_tls_recv_conn != id)
+        return -1;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    if (rec != NULL)
+        fd = rec->fd;
+    hps_unlock(ctx);
+    if (fd < 0 || !pending(sender, id, &queued) || queued != 0)
+        return -1;
+    w = send(fd, p, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return w < 0 ? -1 : w;
+}
 
 static void hps_tstate_destructor(void *p)
 {

@@ -175,13 +175,17 @@ cdef En_HP_HandleResult _on_send(void* sender, HP_CONNID conn_id, const BYTE* da
 
 
 cdef En_HP_HandleResult _on_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    global hps_tls_recv_sender, hps_tls_recv_conn
     cdef hps_ctx* ctx = _handled(sender, EV_RECEIVE)
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
+    hps_tls_recv_sender = sender
+    hps_tls_recv_conn = conn_id
     with gil:
         rc = (<Component><object>ctx.owner)._ev_receive(conn_id, data, length)
+    hps_tls_recv_sender = NULL
     hps_leave_callback()
     return rc
 

@@ -61,3 +61,8 @@ cdef extern from "_native.h" nogil:
     int hps_quiesce_listener(int listen_fd)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
     int hps_disconnect(hps_ctx* ctx, HP_CONNID conn_id, int force)
+    void* hps_tls_recv_sender
+    HP_CONNID hps_tls_recv_conn
+    int hps_direct_send
+    long hps_try_direct_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, const unsigned char* p, long n,
+                             BOOL (*pending)(void*, HP_CONNID, int*) noexcept nogil)
