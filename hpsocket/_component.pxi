@@ -34,16 +34,11 @@ cdef tuple _class_info(type cls, int role):
     return info
 
 
-# Does send() release the GIL around the native call?  It must: HP-Socket's
-# Send takes the connection's send lock, and a worker can hold that lock
-# while it calls back into Python (a failed write closes the connection and
-# fires OnClose from inside HandleSend), so holding the GIL here deadlocks
-# (found by tests/stress: send from a thread while the peer resets).
-# 1: always release (default); 0: only for classes handling on_send; 2: never
-# (the last two for measurement only).
-cdef int _send_gil_mode = 1
-
-
+# send() releases the GIL around the native call: HP-Socket's Send takes the
+# connection's send lock, and a worker can hold that lock while it calls back
+# into Python (a failed write closes the connection and fires OnClose from
+# inside HandleSend), so holding the GIL here deadlocks (tests/stress: send
+# from a thread while the peer resets).
 cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, const BYTE* p, int n) noexcept:
     cdef BOOL ok
     cdef const Ops* ops = self._ops
@@ -56,10 +51,7 @@ cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, const BYTE* p, 
         if w > 0:
             p += w
             n -= <int>w
-    if _send_gil_mode == 1 or (_send_gil_mode == 0 and (self._ctx.mask & EV_SEND)):
-        with nogil:
-            ok = ops.send(handle, conn_id, p, n)
-    else:
+    with nogil:
         ok = ops.send(handle, conn_id, p, n)
     return ok
 
@@ -534,30 +526,32 @@ cdef class Component:
             raise ValueError(f"a pack body of {length} bytes exceeds max_pack_size ({self._max_pack_size})")
         return 0
 
+    cdef int _send_size_ok(self, Py_ssize_t n) except -1:
+        """1 if n bytes may go out in one send, 0 if there is nothing to send
+        (an empty push/pull send); raises for an empty or oversize pack body
+        and for over 2 GiB."""
+        if self._ops.model == MODEL_PACK:
+            self._pack_check(n)
+        elif n == 0:
+            return 0
+        if n > INT_MAX:
+            raise ValueError("data too large for one send (over 2 GiB)")
+        return 1
+
     cdef int _send(self, HP_CONNID conn_id, object data) except -1:
         cdef Py_buffer view
-        cdef const BYTE* p
         cdef Py_ssize_t n
         cdef BOOL ok
         cdef void* handle = self._handle
-        if type(data) is bytes:
-            p = <const BYTE*>PyBytes_AS_STRING(data)
+        if type(data) is bytes:    # the common case, without the buffer protocol
             n = PyBytes_GET_SIZE(data)
-            if self._ops.model == MODEL_PACK:
-                self._pack_check(n)
-            elif n == 0:
+            if not self._send_size_ok(n):
                 return 1
-            if n > INT_MAX:
-                raise ValueError("data too large for one send (over 2 GiB)")
-            return _native_send(self, conn_id, p, <int>n)
+            return _native_send(self, conn_id, <const BYTE*>PyBytes_AS_STRING(data), <int>n)
         _get_buffer(data, &view, PyBUF_SIMPLE)
         try:
-            if self._ops.model == MODEL_PACK:
-                self._pack_check(view.len)
-            elif view.len == 0:
+            if not self._send_size_ok(view.len):
                 return 1
-            if view.len > INT_MAX:
-                raise ValueError("data too large for one send (over 2 GiB)")
             ok = _native_send(self, conn_id, <const BYTE*>view.buf, <int>view.len)
         finally:
             PyBuffer_Release(&view)
@@ -586,16 +580,9 @@ cdef class Component:
                 bufs[i].len = <unsigned int>views[i].len
                 bufs[i].buf = <unsigned char*>views[i].buf
                 total += views[i].len
-            if self._ops.model == MODEL_PACK:
-                self._pack_check(total)
-            elif total == 0:
+            if not self._send_size_ok(total):
                 return 1
-            if total > INT_MAX:
-                raise ValueError("data too large for one send (over 2 GiB)")
-            if _send_gil_mode == 1 or (_send_gil_mode == 0 and (self._ctx.mask & EV_SEND)):
-                with nogil:
-                    ok = self._ops.send_packets(self._handle, conn_id, bufs, <int>count)
-            else:   # see _native_send
+            with nogil:   # see _native_send
                 ok = self._ops.send_packets(self._handle, conn_id, bufs, <int>count)
         finally:
             for i in range(got):

@@ -78,6 +78,7 @@ cdef class Component:
     cdef object _tunable_get(self, int index)
     cdef int _tunable_set(self, int index, object value) except -1
     cdef int _require_stopped(self, str what) except -1
+    cdef int _send_size_ok(self, Py_ssize_t n) except -1
     cdef int _send(self, HP_CONNID conn_id, object data) except -1
     cdef int _send_packets(self, HP_CONNID conn_id, object buffers) except -1
     cdef int _send_file(self, HP_CONNID conn_id, object path, object head, object tail) except -1

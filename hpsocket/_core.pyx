@@ -159,14 +159,6 @@ def _bench_dispatch(Component component, Py_ssize_t n, Py_ssize_t size=64,
     return time.perf_counter() - t0
 
 
-def _set_send_releases_gil(enabled):
-    """Benchmarks only: whether send() releases the GIL around the native
-    call: True always (the default), False never, None only for classes
-    that handle on_send.  Anything but True can deadlock."""
-    global _send_gil_mode
-    _send_gil_mode = 0 if enabled is None else (1 if enabled else 2)
-
-
 def _set_direct_send(bint enabled):
     """Experimental measurement switch: push-model send() from inside the
     connection's own on_receive writes straight to the socket when nothing

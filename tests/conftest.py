@@ -3,6 +3,7 @@ check after every test that no native component or connection record is
 left behind."""
 
 import gc
+import socket
 import sys
 import threading
 import time
@@ -26,6 +27,34 @@ def wait_for(predicate, timeout=TIMEOUT, interval=0.005):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+def connect(server):
+    """A plain client socket connected to a started server."""
+    return socket.create_connection(server.listen_address, timeout=TIMEOUT)
+
+
+def recv_exact(sock, n):
+    """Exactly n bytes from sock; AssertionError if the peer closes first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise AssertionError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def roundtrip(sock, data):
+    """Send data and read until at least len(data) bytes came back."""
+    sock.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed after {got!r}")
+        got += chunk
+    return got
 
 
 class Recorder:

@@ -22,7 +22,7 @@ import pytest
 import hpsocket
 from hpsocket import ServiceState, SocketOperation
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for
+from conftest import HOST, TIMEOUT, Recorder, wait_for, recv_exact
 
 MODELS = ("push", "pull", "pack")
 KINDS = ("client", "agent")
@@ -43,15 +43,6 @@ EXPECTED = b"".join(MESSAGES)
 def frame(body, flag=0):
     return struct.pack("<I", (flag << 22) | len(body)) + body
 
-
-def recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"EOF after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
 
 
 def parse_frames(data, flag=0):

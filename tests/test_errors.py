@@ -16,7 +16,7 @@ import hpsocket
 from hpsocket import HPSocketError, ServiceState, SocketError
 from hpsocket import _core
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for
+from conftest import HOST, TIMEOUT, Recorder, wait_for, connect
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNKNOWN = 987654321
@@ -46,9 +46,6 @@ def agent():
     yield weakref.proxy(a)
     a.stop()
 
-
-def connect(srv):
-    return socket.create_connection(srv.listen_address, timeout=TIMEOUT)
 
 
 # -- start ------------------------------------------------------------------------

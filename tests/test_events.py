@@ -11,26 +11,12 @@ import pytest
 import hpsocket
 from hpsocket import HandleResult, HPSocketError, ServiceState, SocketError, SocketOperation
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for
+from conftest import HOST, TIMEOUT, Recorder, wait_for, connect, roundtrip
 
 
 # -- helpers -------------------------------------------------------------------
 
 
-def connect(server):
-    return socket.create_connection(server.listen_address, timeout=TIMEOUT)
-
-
-def roundtrip(sock, data):
-    """Send data and read back exactly len(data) bytes."""
-    sock.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed after {got!r}")
-        got += chunk
-    return got
 
 
 def assert_closed_by_peer(sock):

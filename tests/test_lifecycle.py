@@ -18,7 +18,7 @@ import hpsocket
 from hpsocket import HandleResult, HPSocketError, ServiceState, SocketError
 from hpsocket import _core
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for
+from conftest import HOST, TIMEOUT, Recorder, wait_for, connect, roundtrip
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,19 +31,6 @@ class Echo(hpsocket.TcpServer):
         self.send(conn_id, data)
 
 
-def connect(server):
-    return socket.create_connection(server.listen_address, timeout=TIMEOUT)
-
-
-def roundtrip(sock, data):
-    sock.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed after {got!r}")
-        got += chunk
-    return got
 
 
 def run_script(source, timeout=20):

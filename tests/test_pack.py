@@ -12,7 +12,7 @@ import pytest
 import hpsocket
 from hpsocket import HPSocketError, ServiceState, SocketError, SocketOperation
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for
+from conftest import HOST, TIMEOUT, Recorder, wait_for, recv_exact
 
 PACK_CLASSES = [hpsocket.TcpPackServer, hpsocket.TcpPackAgent, hpsocket.TcpPackClient]
 PACK_IDS = ["server", "agent", "client"]
@@ -25,15 +25,6 @@ def header(length, flag=0):
 def frame(body, flag=0):
     return header(len(body), flag) + body
 
-
-def recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"EOF after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
 
 
 def recv_frame(sock, flag=0):

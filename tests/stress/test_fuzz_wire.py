@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import HOST
+from conftest import HOST, recv_exact
 
 pytestmark = pytest.mark.stress
 
@@ -189,15 +189,6 @@ def frame(kind, body):
         return wire, wire
     return body, body
 
-
-def recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"EOF after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
 
 
 class GoodClient(threading.Thread):

@@ -25,7 +25,7 @@ import weakref
 import pytest
 
 import hpsocket
-from conftest import HOST, wait_for
+from conftest import HOST, wait_for, recv_exact
 
 # In process: a deadlock in the library would hang pytest for good (the
 # signal method cannot interrupt a thread stuck in C with the GIL held), so a
@@ -303,15 +303,6 @@ def reset(s):
         pass
     s.close()
 
-
-def recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"connection closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
 
 
 def read_to_close(s, limit=1 << 20):
