@@ -34,25 +34,19 @@ cdef tuple _class_info(type cls, int role):
     return info
 
 
-# send() releases the GIL around the native call: HP-Socket's Send takes the
+# Sends release the GIL around the native call: HP-Socket's Send takes the
 # connection's send lock, and a worker can hold that lock while it calls back
 # into Python (a failed write closes the connection and fires OnClose from
 # inside HandleSend), so holding the GIL here deadlocks (tests/stress: send
-# from a thread while the peer resets).
-cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, const BYTE* p, int n) noexcept:
+# from a thread while the peer resets).  hps_send (_direct_send.h) writes
+# replies from the connection's own callbacks straight to the socket.
+cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, int count) noexcept:
     cdef BOOL ok
+    cdef hps_ctx* ctx = self._ctx
     cdef const Ops* ops = self._ops
     cdef void* handle = self._handle
-    cdef long w
-    if hps_direct_send and ops.model == MODEL_PUSH and not (self._ctx.mask & EV_SEND):
-        w = hps_try_direct_send(self._ctx, handle, conn_id, p, n, ops.get_pending)
-        if w == n:
-            return 1
-        if w > 0:
-            p += w
-            n -= <int>w
     with nogil:
-        ok = ops.send(handle, conn_id, p, n)
+        ok = hps_send(ctx, handle, conn_id, bufs, count, ops.send_packets, ops.get_pending)
     return ok
 
 
@@ -170,6 +164,9 @@ cdef class Component:
         ctx.role = ops.role
         ctx.mask = mask
         ctx.no_delay = 1
+        # Direct writes (_direct_send.h) only where the library adds nothing
+        # to what is sent and reports nothing about it.
+        ctx.direct_ok = ops.model != MODEL_PACK and not (mask & EV_SEND)
         ctx.listen_fd = -1
         ctx.get_conn_extra = ops.get_conn_extra
         ctx.set_conn_extra = ops.set_conn_extra
@@ -542,17 +539,21 @@ cdef class Component:
         cdef Py_buffer view
         cdef Py_ssize_t n
         cdef BOOL ok
-        cdef void* handle = self._handle
+        cdef WSABUF buf
         if type(data) is bytes:    # the common case, without the buffer protocol
             n = PyBytes_GET_SIZE(data)
             if not self._send_size_ok(n):
                 return 1
-            return _native_send(self, conn_id, <const BYTE*>PyBytes_AS_STRING(data), <int>n)
+            buf.buf = <unsigned char*>PyBytes_AS_STRING(data)
+            buf.len = <unsigned int>n
+            return _native_send(self, conn_id, &buf, 1)
         _get_buffer(data, &view, PyBUF_SIMPLE)
         try:
             if not self._send_size_ok(view.len):
                 return 1
-            ok = _native_send(self, conn_id, <const BYTE*>view.buf, <int>view.len)
+            buf.buf = <unsigned char*>view.buf
+            buf.len = <unsigned int>view.len
+            ok = _native_send(self, conn_id, &buf, 1)
         finally:
             PyBuffer_Release(&view)
         return ok
@@ -582,8 +583,7 @@ cdef class Component:
                 total += views[i].len
             if not self._send_size_ok(total):
                 return 1
-            with nogil:   # see _native_send
-                ok = self._ops.send_packets(self._handle, conn_id, bufs, <int>count)
+            ok = _native_send(self, conn_id, bufs, <int>count)
         finally:
             for i in range(got):
                 PyBuffer_Release(&views[i])
@@ -624,6 +624,8 @@ cdef class Component:
                 self._pack_check(size + (hv.len if have_h else 0) + (tv.len if have_t else 0))
             c_fname = fname
             with nogil:
+                if not hps_is_owner(self._ctx, self._handle, conn_id):
+                    hps_direct_forbid(self._ctx, conn_id)   # see _direct_send.h
                 ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
         finally:
             if have_h:
@@ -731,23 +733,18 @@ cdef class Component:
         raise _not_connected(conn_id)
 
     cdef En_HP_FetchResult _fetch_raw(self, HP_CONNID conn_id, BYTE* buf, int n, bint peek) noexcept:
-        """Fetch or Peek, guarded: the library dereferences a NULL buffer for
-        connections it does not know, so only connections whose receive
-        buffer we saw exist (first on_receive) and that have not closed (the
-        record is detached, under the same lock, before the library drops the
-        buffer) reach it.  The GIL stays held: no thread holding the buffer's
-        lock or ours ever waits for the GIL."""
+        """Fetch or peek from the connection's receive buffer (hpsocket's
+        own: see hps_conn_append), under the context's lock, which no holder
+        keeps while waiting for the GIL, so the GIL stays held."""
         cdef hps_conn* rec
         cdef int known = 0
         cdef En_HP_FetchResult rc = FR_DATA_NOT_FOUND
         hps_lock(self._ctx)
         rec = hps_conn_get(self._ctx, conn_id, 0, &known)
-        if rec != NULL and rec.ready:
-            if peek:
-                rc = self._ops.peek(self._handle, conn_id, buf, n)
+        if known and (self._ops.role != ROLE_CLIENT or self._ops.get_state(self._handle) == SS_STARTED):
+            if rec != NULL and hps_conn_take(rec, <unsigned char*>buf, n, peek):
+                rc = FR_OK
             else:
-                rc = self._ops.fetch(self._handle, conn_id, buf, n)
-        elif known and (self._ops.role != ROLE_CLIENT or self._ops.get_state(self._handle) == SS_STARTED):
-            rc = FR_LENGTH_TOO_LONG   # connected, nothing received yet
+                rc = FR_LENGTH_TOO_LONG   # fewer than n bytes buffered
         hps_unlock(self._ctx)
         return rc

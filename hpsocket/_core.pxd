@@ -42,8 +42,6 @@ ctypedef struct Ops:
     BOOL (*disconnect_silence)(void* handle, DWORD period, BOOL force) noexcept nogil
     BOOL (*get_conn_extra)(void* handle, HP_CONNID conn_id, PVOID* extra) noexcept nogil
     BOOL (*set_conn_extra)(void* handle, HP_CONNID conn_id, PVOID extra) noexcept nogil
-    En_HP_FetchResult (*fetch)(void* handle, HP_CONNID conn_id, BYTE* buf, int length) noexcept nogil
-    En_HP_FetchResult (*peek)(void* handle, HP_CONNID conn_id, BYTE* buf, int length) noexcept nogil
     DWORD (*get_max_pack_size)(void* handle) noexcept nogil
     void (*set_max_pack_size)(void* handle, DWORD size) noexcept nogil
     USHORT (*get_pack_header_flag)(void* handle) noexcept nogil

@@ -160,9 +160,9 @@ def _bench_dispatch(Component component, Py_ssize_t n, Py_ssize_t size=64,
 
 
 def _set_direct_send(bint enabled):
-    """Experimental measurement switch: push-model send() from inside the
-    connection's own on_receive writes straight to the socket when nothing
-    is queued for it.  Off by default."""
+    """Measurement switch: whether sends from a connection's own callbacks
+    may write straight to its socket (_direct_send.h).  On by default; off,
+    every send goes through HP-Socket's queue."""
     global hps_direct_send
     hps_direct_send = enabled
 

@@ -9,14 +9,15 @@
  *     and destroying a thread state each time;
  *   - the process-wide "exiting" flag that keeps callbacks out of Python once
  *     the interpreter is shutting down;
- *   - per-connection records (a Python extra object, pull readiness), with
- *     their lock.
+ *   - per-connection records (a Python extra object, the socket, the pull
+ *     model's receive buffer), with their lock.
  */
 #ifndef HPSOCKET_NATIVE_H
 #define HPSOCKET_NATIVE_H
 
 #include <Python.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +86,11 @@ static inline long hps_read(long *c)
 
 typedef struct hps_conn {
     PyObject *extra;   /* strong reference, or NULL */
-    int ready;         /* pull model: the library's receive buffer exists */
     int fd;            /* the connection's socket, or -1 if not known */
+    int direct;        /* HPS_DIRECT_*: may its own callbacks write to fd? */
+    /* Pull model: received bytes not fetched yet are buf[head:tail]. */
+    unsigned char *buf;
+    size_t head, tail, cap;
 } hps_conn;
 
 typedef struct hps_ctx {
@@ -94,6 +98,7 @@ typedef struct hps_ctx {
     PyObject *owner;           /* borrowed; kept alive by the running state */
     unsigned int mask;         /* events the Python class handles */
     int no_delay;              /* set TCP_NODELAY on every connection */
+    int direct_ok;             /* direct writes suit this component (hps_send) */
     int role;                  /* 0 server, 1 agent, 2 client */
     int stop_requested;
     pthread_mutex_t lock;      /* guards connection records */
@@ -142,7 +147,75 @@ static inline void hps_conn_free(hps_conn *c)
     if (c == NULL)
         return;
     hps_count(&hps_counter_conn_records, -1);
+    free(c->buf);
     free(c);
+}
+
+/*
+ * The pull model's receive buffer.  HP-Socket's own pull components append
+ * to a connection's buffer on a worker thread and fetch from it on the
+ * caller's thread without any lock between the two (in 5.2.2 neither
+ * TBuffer::Cat nor Fetch/Peek lock it), so fetching from any thread but the
+ * connection's own callback corrupts the stream.  hpsocket's pull classes
+ * therefore run over the push components and keep the bytes here, under the
+ * context's lock.
+ *
+ * Append returns the bytes now buffered, or -1 if that cannot be done (out
+ * of memory, or more than INT_MAX bytes would be buffered).
+ */
+static inline long hps_conn_append(hps_conn *c, const unsigned char *p, int n)
+{
+    size_t live = c->tail - c->head;
+    if (n <= 0)
+        return (long)live;
+    if (live + (size_t)n > (size_t)INT_MAX)
+        return -1;
+    if (c->cap - c->tail < (size_t)n) {
+        /* Either way at least half the buffer is free afterwards, so the
+         * copying costs O(1) per byte appended. */
+        if (live + (size_t)n <= c->cap / 2) {
+            memmove(c->buf, c->buf + c->head, live);
+        } else {
+            size_t cap = c->cap ? c->cap : 4096;
+            unsigned char *nb;
+            while (cap < 2 * (live + (size_t)n))
+                cap *= 2;
+            nb = (unsigned char *)malloc(cap);
+            if (nb == NULL)
+                return -1;
+            if (live)
+                memcpy(nb, c->buf + c->head, live);
+            free(c->buf);
+            c->buf = nb;
+            c->cap = cap;
+        }
+        c->head = 0;
+        c->tail = live;
+    }
+    memcpy(c->buf + c->tail, p, (size_t)n);
+    c->tail += (size_t)n;
+    return (long)(c->tail - c->head);
+}
+
+/* Copy n buffered bytes out (and drop them unless peek): 1, or 0 if fewer
+ * than n are buffered. */
+static inline int hps_conn_take(hps_conn *c, unsigned char *out, int n, int peek)
+{
+    if (n < 0 || c->tail - c->head < (size_t)n)
+        return 0;
+    memcpy(out, c->buf + c->head, (size_t)n);
+    if (!peek) {
+        c->head += (size_t)n;
+        if (c->head == c->tail) {
+            c->head = c->tail = 0;
+            if (c->cap > 65536) {   /* a burst is over: give its memory back */
+                free(c->buf);
+                c->buf = NULL;
+                c->cap = 0;
+            }
+        }
+    }
+    return 1;
 }
 
 /*
@@ -306,38 +379,6 @@ static pthread_key_t hps_tstate_key;
 static int hps_pin_enabled = 1;
 static __thread int hps_tls_thread_kind = 0;   /* 0 unknown, 1 Python's own, 2 pinned */
 static __thread int hps_tls_callback_depth = 0;
-/* The connection whose receive event this thread is handling (direct send). */
-static __thread void *hps_tls_recv_sender = NULL;
-static __thread HP_CONNID hps_tls_recv_conn = 0;
-static int hps_direct_send = 0;   /* measurement switch, off by default */
-
-/*
- * Experimental (off unless hps_direct_send): inside a connection's own
- * receive event, with nothing queued for it, write straight to the socket
- * instead of queueing through the library (which wakes its dispatcher
- * through an eventfd and re-arms epoll).  Returns the bytes written, or -1
- * to use the library's Send for everything.
- */
-static inline long hps_try_direct_send(hps_ctx *ctx, void *sender, HP_CONNID id,
-                                       const unsigned char *p, long n,
-                                       BOOL (*pending)(void *, HP_CONNID, int *))
-{
-    int known, fd = -1, queued = 1;
-    long w;
-    hps_conn *rec;
-    if (!hps_direct_send || hps_tls_recv_sender != sender || hps_tls_recv_conn != id)
-        return -1;
-    hps_lock(ctx);
-    rec = hps_conn_get(ctx, id, 0, &known);
-    if (rec != NULL)
-        fd = rec->fd;
-    hps_unlock(ctx);
-    if (fd < 0 || !pending(sender, id, &queued) || queued != 0)
-        return -1;
-    w = send(fd, p, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-    return w < 0 ? -1 : w;
-}
-
 static void hps_tstate_destructor(void *p)
 {
     PyThreadState *ts = (PyThreadState *)p;
@@ -495,5 +536,7 @@ static inline int hps_disconnect(hps_ctx *ctx, HP_CONNID id, int force)
     hps_unlock(ctx);
     return rc;
 }
+
+#include "_direct_send.h"
 
 #endif /* HPSOCKET_NATIVE_H */

@@ -1,6 +1,9 @@
 # The native function tables of the nine classes.  Server and Agent functions
 # already take a connection id; the Client's are adapted to the same shape (the
 # id is ignored) so that one implementation of each method serves all roles.
+# The pull classes run over the library's push components and buffer received
+# bytes themselves: the library's pull buffers are not safe to fetch from
+# other threads (see hps_conn_append in _native.h).
 
 cdef enum:
     ROLE_SERVER = 0
@@ -96,12 +99,6 @@ cdef BOOL _client_pause(void* h, HP_CONNID c, BOOL p) noexcept nogil:
 
 cdef BOOL _client_is_paused(void* h, HP_CONNID c, BOOL* p) noexcept nogil:
     return HP_Client_IsPauseReceive(h, p)
-
-cdef En_HP_FetchResult _pull_client_fetch(void* h, HP_CONNID c, BYTE* p, int n) noexcept nogil:
-    return HP_TcpPullClient_Fetch(h, p, n)
-
-cdef En_HP_FetchResult _pull_client_peek(void* h, HP_CONNID c, BYTE* p, int n) noexcept nogil:
-    return HP_TcpPullClient_Peek(h, p, n)
 
 # -- tables ------------------------------------------------------------------
 
@@ -251,12 +248,10 @@ cdef void _init_ops() noexcept:
     _fill_server(&OPS_TCP_PULL_SERVER)
     OPS_TCP_PULL_SERVER.name = b"TcpPullServer"
     OPS_TCP_PULL_SERVER.model = MODEL_PULL
-    OPS_TCP_PULL_SERVER.create_listener = Create_HP_TcpPullServerListener
-    OPS_TCP_PULL_SERVER.create = Create_HP_TcpPullServer
-    OPS_TCP_PULL_SERVER.destroy = Destroy_HP_TcpPullServer
-    OPS_TCP_PULL_SERVER.destroy_listener = Destroy_HP_TcpPullServerListener
-    OPS_TCP_PULL_SERVER.fetch = HP_TcpPullServer_Fetch
-    OPS_TCP_PULL_SERVER.peek = HP_TcpPullServer_Peek
+    OPS_TCP_PULL_SERVER.create_listener = Create_HP_TcpServerListener
+    OPS_TCP_PULL_SERVER.create = Create_HP_TcpServer
+    OPS_TCP_PULL_SERVER.destroy = Destroy_HP_TcpServer
+    OPS_TCP_PULL_SERVER.destroy_listener = Destroy_HP_TcpServerListener
 
     _fill_server(&OPS_TCP_PACK_SERVER)
     OPS_TCP_PACK_SERVER.name = b"TcpPackServer"
@@ -281,12 +276,10 @@ cdef void _init_ops() noexcept:
     _fill_agent(&OPS_TCP_PULL_AGENT)
     OPS_TCP_PULL_AGENT.name = b"TcpPullAgent"
     OPS_TCP_PULL_AGENT.model = MODEL_PULL
-    OPS_TCP_PULL_AGENT.create_listener = Create_HP_TcpPullAgentListener
-    OPS_TCP_PULL_AGENT.create = Create_HP_TcpPullAgent
-    OPS_TCP_PULL_AGENT.destroy = Destroy_HP_TcpPullAgent
-    OPS_TCP_PULL_AGENT.destroy_listener = Destroy_HP_TcpPullAgentListener
-    OPS_TCP_PULL_AGENT.fetch = HP_TcpPullAgent_Fetch
-    OPS_TCP_PULL_AGENT.peek = HP_TcpPullAgent_Peek
+    OPS_TCP_PULL_AGENT.create_listener = Create_HP_TcpAgentListener
+    OPS_TCP_PULL_AGENT.create = Create_HP_TcpAgent
+    OPS_TCP_PULL_AGENT.destroy = Destroy_HP_TcpAgent
+    OPS_TCP_PULL_AGENT.destroy_listener = Destroy_HP_TcpAgentListener
 
     _fill_agent(&OPS_TCP_PACK_AGENT)
     OPS_TCP_PACK_AGENT.name = b"TcpPackAgent"
@@ -311,12 +304,10 @@ cdef void _init_ops() noexcept:
     _fill_client(&OPS_TCP_PULL_CLIENT)
     OPS_TCP_PULL_CLIENT.name = b"TcpPullClient"
     OPS_TCP_PULL_CLIENT.model = MODEL_PULL
-    OPS_TCP_PULL_CLIENT.create_listener = Create_HP_TcpPullClientListener
-    OPS_TCP_PULL_CLIENT.create = Create_HP_TcpPullClient
-    OPS_TCP_PULL_CLIENT.destroy = Destroy_HP_TcpPullClient
-    OPS_TCP_PULL_CLIENT.destroy_listener = Destroy_HP_TcpPullClientListener
-    OPS_TCP_PULL_CLIENT.fetch = _pull_client_fetch
-    OPS_TCP_PULL_CLIENT.peek = _pull_client_peek
+    OPS_TCP_PULL_CLIENT.create_listener = Create_HP_TcpClientListener
+    OPS_TCP_PULL_CLIENT.create = Create_HP_TcpClient
+    OPS_TCP_PULL_CLIENT.destroy = Destroy_HP_TcpClient
+    OPS_TCP_PULL_CLIENT.destroy_listener = Destroy_HP_TcpClientListener
 
     _fill_client(&OPS_TCP_PACK_CLIENT)
     OPS_TCP_PACK_CLIENT.name = b"TcpPackClient"

@@ -54,19 +54,6 @@ cdef void _release_conn(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
     hps_conn_free(rec)
 
 
-cdef int _mark_pull_ready(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
-    """Pull model: from now on the library holds a receive buffer for the
-    connection, so fetch/peek may touch it (they crash on unknown ids)."""
-    cdef int known
-    cdef hps_conn* rec
-    hps_lock(ctx)
-    rec = hps_conn_get(ctx, conn_id, 1, &known)
-    if rec != NULL:
-        rec.ready = 1
-    hps_unlock(ctx)
-    return rec != NULL
-
-
 # -- the trampolines ---------------------------------------------------------
 
 cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept nogil:
@@ -90,8 +77,7 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
     if ctx != NULL:
         if ctx.no_delay:
             hps_set_nodelay(fd)
-        if ctx.role == ROLE_AGENT:
-            hps_conn_set_fd(ctx, conn_id, fd)
+        hps_conn_set_fd(ctx, conn_id, fd)   # agent and client (see hps_send)
     ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
@@ -103,6 +89,7 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
 
 
 cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
+    cdef hps_owner saved
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef hps_ctx* handled
     cdef En_HP_HandleResult rc = HR_IGNORE
@@ -127,8 +114,10 @@ cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd)
     handled = _handled(sender, EV_ACCEPT)
     if handled != NULL:
         hps_enter_callback()
+        saved = hps_owner_enter(sender, conn_id)
         with gil:
             rc = (<Component><object>ctx.owner)._ev_accept(conn_id, fd)
+        hps_owner_leave(saved)
         hps_leave_callback()
     if rc == HR_ERROR:
         # The library drops the connection without OnClose: release here
@@ -139,70 +128,92 @@ cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd)
 
 
 cdef En_HP_HandleResult _on_connect(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_owner saved
     cdef hps_ctx* ctx = _handled(sender, EV_CONNECT)
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
+    saved = hps_owner_enter(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_connect(conn_id)
+    hps_owner_leave(saved)
     hps_leave_callback()
     return rc
 
 
 cdef En_HP_HandleResult _on_handshake(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_owner saved
     cdef hps_ctx* ctx = _handled(sender, EV_HANDSHAKE)
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
+    saved = hps_owner_enter(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_handshake(conn_id)
+    hps_owner_leave(saved)
     hps_leave_callback()
     return rc
 
 
 cdef En_HP_HandleResult _on_send(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    cdef hps_owner saved
     cdef hps_ctx* ctx = _handled(sender, EV_SEND)
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
+    saved = hps_owner_enter(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_send(conn_id, data, length)
+    hps_owner_leave(saved)
     hps_leave_callback()
     return rc
 
 
 cdef En_HP_HandleResult _on_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
-    global hps_tls_recv_sender, hps_tls_recv_conn
+    cdef hps_owner saved
     cdef hps_ctx* ctx = _handled(sender, EV_RECEIVE)
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
-    hps_tls_recv_sender = sender
-    hps_tls_recv_conn = conn_id
+    saved = hps_owner_enter(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_receive(conn_id, data, length)
-    hps_tls_recv_sender = NULL
+    hps_owner_leave(saved)
     hps_leave_callback()
     return rc
 
 
-cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, int length) noexcept nogil:
+cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    cdef hps_owner saved
+    """The pull model's OnReceive (over a push component): keep the bytes in
+    the connection's buffer (see hps_conn_append), then report how many
+    are buffered."""
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
+    cdef hps_conn* rec
+    cdef int known
+    cdef long total = -1
     if ctx == NULL:
         return HR_IGNORE
-    if not _mark_pull_ready(ctx, conn_id):
-        return HR_ERROR     # out of memory: fetch could never be guarded
+    hps_lock(ctx)
+    rec = hps_conn_get(ctx, conn_id, 1, &known)
+    if rec != NULL:
+        total = hps_conn_append(rec, <const unsigned char*>data, length)
+    hps_unlock(ctx)
+    if total < 0:
+        return HR_ERROR     # out of memory, or over 2 GiB unfetched
     ctx = _handled(sender, EV_RECEIVE)
     if ctx == NULL:
         return HR_IGNORE
     hps_enter_callback()
+    saved = hps_owner_enter(sender, conn_id)
     with gil:
-        rc = (<Component><object>ctx.owner)._ev_pull_receive(conn_id, length)
+        rc = (<Component><object>ctx.owner)._ev_pull_receive(conn_id, <int>total)
+    hps_owner_leave(saved)
     hps_leave_callback()
     return rc
 
@@ -239,7 +250,7 @@ cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
 # -- registration ------------------------------------------------------------
 # Only what is needed is registered: an unregistered event costs the library
 # nothing at all.  Accept/prepare-connect stay for TCP_NODELAY, receive for the
-# pull model's bookkeeping, close for releasing connection records, prepare-
+# pull model's buffer, close for releasing connection records, prepare-
 # listen to learn the listening socket (see hps_quiesce_listener).
 
 cdef void _register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
@@ -251,7 +262,7 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
         if mask & EV_SEND:
             HP_Set_FN_Server_OnSend(listener, _on_send)
         if model == MODEL_PULL:
-            HP_Set_FN_Server_OnPullReceive(listener, _on_pull_receive)
+            HP_Set_FN_Server_OnReceive(listener, _on_pull_receive)
         elif mask & EV_RECEIVE:
             HP_Set_FN_Server_OnReceive(listener, _on_receive)
         HP_Set_FN_Server_OnClose(listener, _on_close)
@@ -266,7 +277,7 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
         if mask & EV_SEND:
             HP_Set_FN_Agent_OnSend(listener, _on_send)
         if model == MODEL_PULL:
-            HP_Set_FN_Agent_OnPullReceive(listener, _on_pull_receive)
+            HP_Set_FN_Agent_OnReceive(listener, _on_pull_receive)
         elif mask & EV_RECEIVE:
             HP_Set_FN_Agent_OnReceive(listener, _on_receive)
         HP_Set_FN_Agent_OnClose(listener, _on_close)
@@ -282,7 +293,7 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
         if mask & EV_SEND:
             HP_Set_FN_Client_OnSend(listener, _on_send)
         if model == MODEL_PULL:
-            HP_Set_FN_Client_OnPullReceive(listener, _on_pull_receive)
+            HP_Set_FN_Client_OnReceive(listener, _on_pull_receive)
         elif mask & EV_RECEIVE:
             HP_Set_FN_Client_OnReceive(listener, _on_receive)
         HP_Set_FN_Client_OnClose(listener, _on_close)

@@ -14,6 +14,8 @@ Kinds (``KINDS``):
   over libhpsocket4c (no Python at all; this process execs it);
 - ``hpsocket-push``, ``hpsocket-pack``, ``hpsocket-pull``: subclasses of
   ``hpsocket.TcpServer`` / ``TcpPackServer`` / ``TcpPullServer``;
+- ``hpsocket-push-queued``: ``hpsocket-push`` with every reply going through
+  HP-Socket's own send queue (no direct writes; see ``_direct_send.h``);
 - ``ctypes-push``, ``ctypes-pack``: the old ctypes binding (PyPI
   ``HPSocket==0.9.3``), ``TcpPush.HP_TcpPushServer`` / ``TcpPack.HP_TcpPackServer``;
 - ``asyncio``, ``uvloop``: one ``asyncio.Protocol`` echo on the default
@@ -36,7 +38,7 @@ __all__ = ["KINDS", "HP_KINDS", "PACK_KINDS", "PACK_FLAG", "available", "command
 #: Every server kind, in the order they are listed.
 KINDS = (
     "native-push", "native-pack", "native-pull",
-    "hpsocket-push", "hpsocket-pack", "hpsocket-pull",
+    "hpsocket-push", "hpsocket-pack", "hpsocket-pull", "hpsocket-push-queued",
     "ctypes-push", "ctypes-pack",
     "asyncio", "uvloop",
 )
@@ -129,6 +131,10 @@ def _install_signals():
 def _serve_hpsocket(model, workers, pack_flag):
     import hpsocket
 
+    if model == "push-queued":
+        from hpsocket import _core
+        _core._set_direct_send(False)
+        model = "push"
     if model == "push":
         class Echo(hpsocket.TcpServer):
             def on_receive(self, conn_id, data):

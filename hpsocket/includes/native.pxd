@@ -1,12 +1,11 @@
 # Declarations of hpsocket/_native.h: the GIL-free half of the trampolines.
 
 from cpython.object cimport PyObject
-from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, HP_CONNID, PVOID
+from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, HP_CONNID, PVOID, WSABUF
 
 cdef extern from "_native.h" nogil:
     ctypedef struct hps_conn:
         PyObject* extra
-        int ready
         int fd
 
     ctypedef struct hps_ctx:
@@ -14,6 +13,7 @@ cdef extern from "_native.h" nogil:
         PyObject* owner
         unsigned int mask
         int no_delay
+        int direct_ok
         int role
         int stop_requested
         hps_conn* client_conn
@@ -33,6 +33,8 @@ cdef extern from "_native.h" nogil:
     hps_conn* hps_conn_get(hps_ctx* ctx, HP_CONNID conn_id, int create, int* known)
     hps_conn* hps_conn_detach(hps_ctx* ctx, HP_CONNID conn_id)
     void hps_conn_free(hps_conn* c)
+    long hps_conn_append(hps_conn* c, const unsigned char* p, int n)
+    int hps_conn_take(hps_conn* c, unsigned char* out, int n, int peek)
 
     hps_ctx* hps_lookup(void* sender)
     int hps_register(void* sender, hps_ctx* ctx)
@@ -61,8 +63,16 @@ cdef extern from "_native.h" nogil:
     int hps_quiesce_listener(int listen_fd)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
     int hps_disconnect(hps_ctx* ctx, HP_CONNID conn_id, int force)
-    void* hps_tls_recv_sender
-    HP_CONNID hps_tls_recv_conn
+
+    # _direct_send.h
+    ctypedef struct hps_owner:
+        pass
+    ctypedef BOOL (*hps_sendv_fn)(void*, HP_CONNID, const WSABUF*, int) noexcept nogil
+    ctypedef BOOL (*hps_pending_fn)(void*, HP_CONNID, int*) noexcept nogil
     int hps_direct_send
-    long hps_try_direct_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, const unsigned char* p, long n,
-                             BOOL (*pending)(void*, HP_CONNID, int*) noexcept nogil)
+    hps_owner hps_owner_enter(void* sender, HP_CONNID conn_id)
+    void hps_owner_leave(hps_owner saved)
+    int hps_is_owner(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
+    void hps_direct_forbid(hps_ctx* ctx, HP_CONNID conn_id)
+    BOOL hps_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, WSABUF* bufs, int count,
+                  hps_sendv_fn sendv, hps_pending_fn pending)

@@ -1,0 +1,173 @@
+/*
+ * _direct_send.h - writing a reply straight to the socket.
+ *
+ * HP-Socket's Send only queues the data: the library then wakes a worker
+ * through an eventfd, the worker re-arms epoll and writes.  For a reply sent
+ * from a connection's own callback that is five system calls where one
+ * would do (measured: 7.2 calls per echoed message against 2.2).  So a send
+ * from inside one of the connection's own callbacks writes to the socket
+ * itself when nothing is queued for the connection.
+ *
+ * Why this is safe with HP-Socket 5.2.2:
+ *   - The library processes all I/O of a socket (reads, the writes of its
+ *     queue, closing) under the socket's I/O lock, which the worker holds for
+ *     the whole callback (OnBeforeProcessIo/OnAfterProcessIo; a client's
+ *     single worker does everything itself).  So while the callback runs the
+ *     library writes nothing to that socket and does not close it: the
+ *     descriptor stays the connection's, and the record stays attached.
+ *   - With nothing queued (GetPendingDataLength 0) a direct write keeps the
+ *     order of the connection's bytes.  Whatever send() leaves over goes to
+ *     the library's queue at once, behind the bytes just written.
+ *   - Other threads may send to the connection at the same time; the library
+ *     queues their data, and if such data entered the queue between a direct
+ *     write that came up short and the queueing of its rest, the two messages
+ *     would interleave.  So every send from any other thread first switches
+ *     the connection to the queue for good (HPS_DIRECT_OFF), waiting for a
+ *     direct write in progress (HPS_DIRECT_BUSY) to finish; that takes no
+ *     lock any callback could be waiting for.
+ *   - Only where the library would not add anything itself: not for the pack
+ *     model (its header), not when on_send is handled (it reports what the
+ *     library wrote).
+ */
+#ifndef HPSOCKET_DIRECT_SEND_H
+#define HPSOCKET_DIRECT_SEND_H
+
+#include <errno.h>
+#include <sched.h>
+#include <sys/uio.h>
+
+#define HPS_DIRECT_IDLE 0
+#define HPS_DIRECT_BUSY 1
+#define HPS_DIRECT_OFF 2
+
+#define HPS_DIRECT_MAX_IOV 16
+
+typedef BOOL (*hps_sendv_fn)(void *, HP_CONNID, const WSABUF *, int);
+typedef BOOL (*hps_pending_fn)(void *, HP_CONNID, int *);
+
+static int hps_direct_send = 1;   /* a switch for measuring without it */
+
+/* The connection whose callback this thread is running (sender NULL if none). */
+typedef struct hps_owner {
+    void *sender;
+    HP_CONNID conn;
+} hps_owner;
+
+static __thread hps_owner hps_tls_owner = {NULL, 0};
+
+/* Around a connection's callback; returns what to restore afterwards (a
+ * callback can run inside another, e.g. OnClose of a stop() called there). */
+static inline hps_owner hps_owner_enter(void *sender, HP_CONNID id)
+{
+    hps_owner saved = hps_tls_owner;
+    hps_tls_owner.sender = sender;
+    hps_tls_owner.conn = id;
+    return saved;
+}
+
+static inline void hps_owner_leave(hps_owner saved)
+{
+    hps_tls_owner = saved;
+}
+
+static inline int hps_is_owner(hps_ctx *ctx, void *sender, HP_CONNID id)
+{
+    return hps_tls_owner.sender == sender && (ctx->role == 2 || hps_tls_owner.conn == id);
+}
+
+/* A send from outside the connection's callbacks: from now on only the
+ * library's queue (see above). */
+static inline void hps_direct_forbid(hps_ctx *ctx, HP_CONNID id)
+{
+    for (;;) {
+        int known, state = HPS_DIRECT_IDLE;
+        hps_conn *rec;
+        hps_lock(ctx);
+        rec = hps_conn_get(ctx, id, 0, &known);
+        if (rec == NULL
+            || __atomic_compare_exchange_n(&rec->direct, &state, HPS_DIRECT_OFF, 0,
+                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+            || state == HPS_DIRECT_OFF) {
+            hps_unlock(ctx);
+            return;
+        }
+        hps_unlock(ctx);
+        sched_yield();   /* a direct write is in progress: one send() long */
+    }
+}
+
+/*
+ * Write bufs[0:count] straight to the socket if the caller runs the
+ * connection's callback and nothing is queued.  Returns -1 if it did not
+ * (the caller queues with the library), else the library's result for the
+ * rest it queued (1 if nothing was left).  Called without the GIL.
+ */
+static inline int hps_direct_write(hps_ctx *ctx, void *sender, HP_CONNID id,
+                                   WSABUF *bufs, int count, hps_sendv_fn sendv,
+                                   hps_pending_fn pending)
+{
+    struct iovec iov[HPS_DIRECT_MAX_IOV];
+    int known, fd = -1, queued = 1, i, state = HPS_DIRECT_IDLE, rc = 1;
+    ssize_t w;
+    hps_conn *rec;
+    if (count > HPS_DIRECT_MAX_IOV)
+        return -1;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    if (rec != NULL && rec->fd >= 0
+        && __atomic_compare_exchange_n(&rec->direct, &state, HPS_DIRECT_BUSY, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        fd = rec->fd;
+    hps_unlock(ctx);
+    if (fd < 0)
+        return -1;
+    /* The record stays attached until the callback returns (see above). */
+    if (!pending(sender, id, &queued) || queued != 0) {
+        __atomic_store_n(&rec->direct, HPS_DIRECT_IDLE, __ATOMIC_RELEASE);
+        return -1;
+    }
+    for (i = 0; i < count; i++) {
+        iov[i].iov_base = bufs[i].buf;
+        iov[i].iov_len = bufs[i].len;
+    }
+    do {
+        w = writev(fd, iov, count);   /* non-blocking: the library's sockets are */
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        /* EAGAIN: all of it to the queue.  A broken connection: the library's
+         * Send then fails or its write does, and it closes the connection as
+         * it always would. */
+        w = 0;
+    }
+    for (i = 0; i < count && (size_t)w >= bufs[i].len; i++)
+        w -= (ssize_t)bufs[i].len;
+    if (i < count) {
+        bufs[i].buf += w;
+        bufs[i].len -= (unsigned int)w;
+        rc = sendv(sender, id, bufs + i, count - i) ? 1 : 0;
+    }
+    __atomic_store_n(&rec->direct, HPS_DIRECT_IDLE, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/*
+ * Every send of data goes through here (with one buffer or many): direct if
+ * it can, otherwise the library's queue.  Called without the GIL.
+ */
+static inline BOOL hps_send(hps_ctx *ctx, void *sender, HP_CONNID id,
+                            WSABUF *bufs, int count, hps_sendv_fn sendv,
+                            hps_pending_fn pending)
+{
+    if (hps_direct_send) {
+        if (!hps_is_owner(ctx, sender, id)) {
+            hps_direct_forbid(ctx, id);
+        } else if (ctx->direct_ok) {
+            int rc = hps_direct_write(ctx, sender, id, bufs, count, sendv, pending);
+            if (rc >= 0)
+                return (BOOL)rc;
+        }
+    }
+    return sendv(sender, id, bufs, count);
+}
+
+#endif /* HPSOCKET_DIRECT_SEND_H */
