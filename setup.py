@@ -117,7 +117,7 @@ def extensions():
         + [f"-Wl,-rpath,{lib_dir}" if LIB_DIR else "-Wl,-rpath,$ORIGIN"],
         define_macros=macros,
         extra_compile_args=cflags,
-        depends=["hpsocket/_native.h", "hpsocket/_direct_send.h"] + glob.glob("hpsocket/*.pxi") + glob.glob("hpsocket/includes/*.pxd"),
+        depends=["hpsocket/_native.h", "hpsocket/_direct_send.h", "hpsocket/_pack.h"] + glob.glob("hpsocket/*.pxi") + glob.glob("hpsocket/includes/*.pxd"),
     )
     return cythonize([ext], compiler_directives=directives, include_path=[HERE],
                      annotate=DEBUG, force=DEBUG or bool(SANITIZE))

@@ -40,11 +40,23 @@ cdef tuple _class_info(type cls, int role):
 # inside HandleSend), so holding the GIL here deadlocks (tests/stress: send
 # from a thread while the peer resets).  hps_send (_direct_send.h) writes
 # replies from the connection's own callbacks straight to the socket.
-cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, int count) noexcept:
+#
+# bufs[0] is left empty for the pack model's header (_pack.h): the rest,
+# bufs[1:count], is what to send, at most total bytes together.
+cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, int count,
+                              size_t total) noexcept:
     cdef BOOL ok
     cdef hps_ctx* ctx = self._ctx
     cdef const Ops* ops = self._ops
     cdef void* handle = self._handle
+    cdef uint32_t header
+    if ctx.model == MODEL_PACK:
+        header = hps_pack_header(ctx.pack_flag, <uint32_t>total)
+        bufs[0].buf = <unsigned char*>&header
+        bufs[0].len = 4
+    else:
+        bufs += 1
+        count -= 1
     with nogil:
         ok = hps_send(ctx, handle, conn_id, bufs, count, ops.send_packets, ops.get_pending)
     return ok
@@ -129,7 +141,6 @@ cdef class Component:
         self._handle = NULL
         self._ops = NULL
         self._holding_self = False
-        self._max_pack_size = 0
         self._stopped = threading.Event()
         self._stopped.set()
         self._lifecycle = threading.Lock()
@@ -162,11 +173,13 @@ cdef class Component:
         if ctx == NULL:
             raise MemoryError()
         ctx.role = ops.role
+        ctx.model = ops.model
+        ctx.pack_max = HPS_PACK_DEFAULT_SIZE
         ctx.mask = mask
         ctx.no_delay = 1
-        # Direct writes (_direct_send.h) only where the library adds nothing
-        # to what is sent and reports nothing about it.
-        ctx.direct_ok = ops.model != MODEL_PACK and not (mask & EV_SEND)
+        # Direct writes (_direct_send.h) only where the library reports
+        # nothing about what is sent.
+        ctx.direct_ok = not (mask & EV_SEND)
         ctx.listen_fd = -1
         ctx.get_conn_extra = ops.get_conn_extra
         ctx.set_conn_extra = ops.set_conn_extra
@@ -188,8 +201,6 @@ cdef class Component:
         # Borrowed: the running state holds a strong reference, and
         # __dealloc__ clears this before anything else.
         ctx.owner = <PyObject*>self
-        if ops.model == MODEL_PACK:
-            self._max_pack_size = ops.get_max_pack_size(handle)
         if ops.role != ROLE_CLIENT:
             ops.tunables[T_WORKER_THREADS].set(handle, _DEFAULT_WORKERS)
         if ops.role == ROLE_SERVER:
@@ -323,6 +334,27 @@ cdef class Component:
         except BaseException as exc:
             return self._failed(EV_RECEIVE, conn_id, exc)
 
+    cdef En_HP_HandleResult _ev_pack_receive(self, HP_CONNID conn_id, const unsigned char* data,
+                                             size_t n, size_t* pos, int* err) noexcept:
+        """Every whole packet of data[*pos:n] to on_receive, moving *pos past
+        each; *err gets hps_pack_next's result where it stops (a negative
+        errno for a bad header)."""
+        cdef const unsigned char* body
+        cdef uint32_t length
+        cdef En_HP_HandleResult rc = HR_OK
+        cdef object r
+        while True:
+            err[0] = hps_pack_next(data, n, pos, self._ctx.pack_flag, self._ctx.pack_max, &body, &length)
+            if err[0] <= 0:
+                return rc
+            try:
+                r = self._fn_receive(self, conn_id, PyBytes_FromStringAndSize(<const char*>body, length))
+                rc = HR_OK if r is None else _result(r)
+            except BaseException as exc:
+                rc = self._failed(EV_RECEIVE, conn_id, exc)
+            if rc == HR_ERROR:
+                return rc
+
     cdef En_HP_HandleResult _ev_pull_receive(self, HP_CONNID conn_id, int length) noexcept:
         cdef object r
         try:
@@ -362,8 +394,6 @@ cdef class Component:
                 self._release_running()   # a client that stopped by itself
             else:
                 raise HPSocketError(SE_ILLEGAL_STATE, f"{type(self).__name__} is already started")
-        if self._ops.model == MODEL_PACK:
-            self._max_pack_size = self._ops.get_max_pack_size(self._handle)
         self._ctx.stop_requested = 0
         self._ctx.client_closed = 0
         self._ctx.live_conns = 0
@@ -519,8 +549,8 @@ cdef class Component:
     cdef int _pack_check(self, Py_ssize_t length) except -1:
         if length <= 0:
             raise ValueError("a pack must have a body of at least one byte")
-        if length > self._max_pack_size:
-            raise ValueError(f"a pack body of {length} bytes exceeds max_pack_size ({self._max_pack_size})")
+        if length > self._ctx.pack_max:
+            raise ValueError(f"a pack body of {length} bytes exceeds max_pack_size ({self._ctx.pack_max})")
         return 0
 
     cdef int _send_size_ok(self, Py_ssize_t n) except -1:
@@ -539,21 +569,21 @@ cdef class Component:
         cdef Py_buffer view
         cdef Py_ssize_t n
         cdef BOOL ok
-        cdef WSABUF buf
+        cdef WSABUF bufs[2]
         if type(data) is bytes:    # the common case, without the buffer protocol
             n = PyBytes_GET_SIZE(data)
             if not self._send_size_ok(n):
                 return 1
-            buf.buf = <unsigned char*>PyBytes_AS_STRING(data)
-            buf.len = <unsigned int>n
-            return _native_send(self, conn_id, &buf, 1)
+            bufs[1].buf = <unsigned char*>PyBytes_AS_STRING(data)
+            bufs[1].len = <unsigned int>n
+            return _native_send(self, conn_id, bufs, 2, n)
         _get_buffer(data, &view, PyBUF_SIMPLE)
         try:
             if not self._send_size_ok(view.len):
                 return 1
-            buf.buf = <unsigned char*>view.buf
-            buf.len = <unsigned int>view.len
-            ok = _native_send(self, conn_id, &buf, 1)
+            bufs[1].buf = <unsigned char*>view.buf
+            bufs[1].len = <unsigned int>view.len
+            ok = _native_send(self, conn_id, bufs, 2, view.len)
         finally:
             PyBuffer_Release(&view)
         return ok
@@ -566,10 +596,10 @@ cdef class Component:
         cdef BOOL ok = 0
         if count == 0:
             raise ValueError("send_packets needs at least one buffer")
-        if count > INT_MAX:
+        if count >= INT_MAX:
             raise ValueError("too many buffers")
         views = <Py_buffer*>PyMem_Malloc(count * sizeof(Py_buffer))
-        bufs = <WSABUF*>PyMem_Malloc(count * sizeof(WSABUF))
+        bufs = <WSABUF*>PyMem_Malloc((count + 1) * sizeof(WSABUF))   # see _native_send
         try:
             if views == NULL or bufs == NULL:
                 raise MemoryError()
@@ -578,12 +608,12 @@ cdef class Component:
                 got += 1
                 if views[i].len > 0xFFFFFFFF:
                     raise ValueError("buffer too large")
-                bufs[i].len = <unsigned int>views[i].len
-                bufs[i].buf = <unsigned char*>views[i].buf
+                bufs[i + 1].len = <unsigned int>views[i].len
+                bufs[i + 1].buf = <unsigned char*>views[i].buf
                 total += views[i].len
             if not self._send_size_ok(total):
                 return 1
-            ok = _native_send(self, conn_id, bufs, <int>count)
+            ok = _native_send(self, conn_id, bufs, <int>count + 1, total)
         finally:
             for i in range(got):
                 PyBuffer_Release(&views[i])
@@ -600,28 +630,39 @@ cdef class Component:
         cdef bint have_h = False, have_t = False
         cdef BOOL ok
         cdef const char* c_fname
+        cdef Py_ssize_t total
         if b"\0" in fname:
             raise ValueError("path must not contain NUL characters")
-        size = os.stat(fname).st_size    # FileNotFoundError and friends, clearly
-        if not stat.S_ISREG(os.stat(fname).st_mode):
+        st = os.stat(fname)    # FileNotFoundError and friends, clearly
+        if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{path!r} is not a regular file")
-        if size == 0:
+        if st.st_size == 0:
             raise ValueError(f"{path!r} is empty")
         try:
             if head is not None:
                 _get_buffer(head, &hv, PyBUF_SIMPLE)
                 have_h = True
-                hb.len = <unsigned int>hv.len
-                hb.buf = <unsigned char*>hv.buf
-                hp = &hb
             if tail is not None:
                 _get_buffer(tail, &tv, PyBUF_SIMPLE)
                 have_t = True
+            if self._ops.model == MODEL_PACK:
+                # One packet: its header goes in front of the head.
+                total = st.st_size + (hv.len if have_h else 0) + (tv.len if have_t else 0)
+                self._pack_check(total)
+                head = (hps_pack_header(self._ctx.pack_flag, <uint32_t>total).to_bytes(4, sys.byteorder)
+                        + ((<char*>hv.buf)[:hv.len] if have_h else b""))
+                if have_h:
+                    PyBuffer_Release(&hv)
+                _get_buffer(head, &hv, PyBUF_SIMPLE)
+                have_h = True
+            if have_h:
+                hb.len = <unsigned int>hv.len
+                hb.buf = <unsigned char*>hv.buf
+                hp = &hb
+            if have_t:
                 tb.len = <unsigned int>tv.len
                 tb.buf = <unsigned char*>tv.buf
                 tp = &tb
-            if self._ops.model == MODEL_PACK:
-                self._pack_check(size + (hv.len if have_h else 0) + (tv.len if have_t else 0))
             c_fname = fname
             with nogil:
                 if not hps_is_owner(self._ctx, self._handle, conn_id):

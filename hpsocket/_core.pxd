@@ -42,10 +42,6 @@ ctypedef struct Ops:
     BOOL (*disconnect_silence)(void* handle, DWORD period, BOOL force) noexcept nogil
     BOOL (*get_conn_extra)(void* handle, HP_CONNID conn_id, PVOID* extra) noexcept nogil
     BOOL (*set_conn_extra)(void* handle, HP_CONNID conn_id, PVOID extra) noexcept nogil
-    DWORD (*get_max_pack_size)(void* handle) noexcept nogil
-    void (*set_max_pack_size)(void* handle, DWORD size) noexcept nogil
-    USHORT (*get_pack_header_flag)(void* handle) noexcept nogil
-    void (*set_pack_header_flag)(void* handle, USHORT flag) noexcept nogil
     Tunable tunables[16]
 
 
@@ -66,7 +62,6 @@ cdef class Component:
     cdef object _stopped
     cdef object _lifecycle
     cdef bint _holding_self
-    cdef DWORD _max_pack_size
     cdef object __weakref__
 
     cdef int _setup(self, const Ops* ops) except -1
@@ -96,6 +91,8 @@ cdef class Component:
     cdef En_HP_HandleResult _ev_handshake(self, HP_CONNID conn_id) noexcept
     cdef En_HP_HandleResult _ev_send(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept
     cdef En_HP_HandleResult _ev_receive(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept
+    cdef En_HP_HandleResult _ev_pack_receive(self, HP_CONNID conn_id, const unsigned char* data,
+                                             size_t n, size_t* pos, int* err) noexcept
     cdef En_HP_HandleResult _ev_pull_receive(self, HP_CONNID conn_id, int length) noexcept
     cdef En_HP_HandleResult _ev_close(self, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept
     cdef En_HP_HandleResult _ev_shutdown(self) noexcept

@@ -8,6 +8,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from libc.string cimport memset, strlen
+from libc.stdint cimport uint32_t
 from libc.limits cimport INT_MAX, ULONG_MAX
 from libc.errno cimport errno, ENOTCONN
 from posix.unistd cimport usleep
@@ -29,6 +30,7 @@ cdef extern from "Python.h":
 import atexit
 import os
 import stat
+import sys
 import threading
 import time
 import weakref
@@ -82,13 +84,17 @@ def socket_error_description(code):
 def _counters():
     """Native bookkeeping, for tests and the debug build: live native
     components, connection records, pinned worker thread states, and (debug
-    build only) callbacks in Python now and events skipped without the GIL."""
+    build only) callbacks in Python now, events skipped without the GIL and
+    direct writes (all of them, partial ones, sends that waited for one)."""
     return {
         "live_native": hps_read(&hps_counter_live_native),
         "conn_records": hps_read(&hps_counter_conn_records),
         "pinned_states": hps_read(&hps_counter_pinned_states),
         "in_flight": hps_read(&hps_counter_in_flight),
         "gil_free_skips": hps_read(&hps_counter_gil_free_skips),
+        "direct_writes": hps_read(&hps_counter_direct_writes),
+        "direct_partial": hps_read(&hps_counter_direct_partial),
+        "direct_waits": hps_read(&hps_counter_direct_waits),
     }
 
 

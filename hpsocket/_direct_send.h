@@ -92,6 +92,7 @@ static inline void hps_direct_forbid(hps_ctx *ctx, HP_CONNID id)
             return;
         }
         hps_unlock(ctx);
+        HPS_DEBUG_COUNT(hps_counter_direct_waits, 1);
         sched_yield();   /* a direct write is in progress: one send() long */
     }
 }
@@ -141,7 +142,9 @@ static inline int hps_direct_write(hps_ctx *ctx, void *sender, HP_CONNID id,
     }
     for (i = 0; i < count && (size_t)w >= bufs[i].len; i++)
         w -= (ssize_t)bufs[i].len;
+    HPS_DEBUG_COUNT(hps_counter_direct_writes, 1);
     if (i < count) {
+        HPS_DEBUG_COUNT(hps_counter_direct_partial, 1);
         bufs[i].buf += w;
         bufs[i].len -= (unsigned int)w;
         rc = sendv(sender, id, bufs + i, count - i) ? 1 : 0;

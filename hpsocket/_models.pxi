@@ -5,7 +5,7 @@
 # bodies to on_receive(conn_id, data).
 
 def _pack_flag_get(Component self):
-    return self._ops.get_pack_header_flag(self._handle)
+    return self._ctx.pack_flag
 
 
 def _pack_flag_set(Component self, value):
@@ -14,11 +14,11 @@ def _pack_flag_set(Component self, value):
     if not 0 <= value <= 0x3FF:
         raise ValueError(f"pack_header_flag must be in 0..0x3FF (10 bits), not {value:#x}")
     self._require_stopped("pack_header_flag")
-    self._ops.set_pack_header_flag(self._handle, <USHORT>value)
+    self._ctx.pack_flag = <unsigned int>value
 
 
 def _pack_size_get(Component self):
-    return self._ops.get_max_pack_size(self._handle)
+    return self._ctx.pack_max
 
 
 def _pack_size_set(Component self, value):
@@ -27,8 +27,7 @@ def _pack_size_set(Component self, value):
     if not 1 <= value <= 0x3FFFFF:
         raise ValueError(f"max_pack_size must be in 1..0x3FFFFF (4194303), not {value}")
     self._require_stopped("max_pack_size")
-    self._ops.set_max_pack_size(self._handle, <DWORD>value)
-    self._max_pack_size = <DWORD>value
+    self._ctx.pack_max = <unsigned int>value
 
 
 _PACK_OPTIONS = frozenset({"max_pack_size", "pack_header_flag"})

@@ -64,6 +64,9 @@ static long hps_counter_in_flight = 0;       /* callbacks inside Python now */
 static long hps_counter_gil_free_skips = 0;  /* events answered without the GIL */
 static long hps_counter_conn_records = 0;    /* per-connection records alive */
 static long hps_counter_pinned_states = 0;   /* worker thread states alive */
+static long hps_counter_direct_writes = 0;   /* debug: sends written directly */
+static long hps_counter_direct_partial = 0;  /* debug: ... of which the rest queued */
+static long hps_counter_direct_waits = 0;    /* debug: sends that waited for one */
 
 static inline void hps_count(long *c, long d)
 {
@@ -88,7 +91,9 @@ typedef struct hps_conn {
     PyObject *extra;   /* strong reference, or NULL */
     int fd;            /* the connection's socket, or -1 if not known */
     int direct;        /* HPS_DIRECT_*: may its own callbacks write to fd? */
-    /* Pull model: received bytes not fetched yet are buf[head:tail]. */
+    int close_error;   /* pack model: why hpsocket closed it (an errno), or 0 */
+    /* Pull model: received bytes not fetched yet are buf[head:tail]; pack
+     * model: the start of a packet still incomplete. */
     unsigned char *buf;
     size_t head, tail, cap;
 } hps_conn;
@@ -100,6 +105,9 @@ typedef struct hps_ctx {
     int no_delay;              /* set TCP_NODELAY on every connection */
     int direct_ok;             /* direct writes suit this component (hps_send) */
     int role;                  /* 0 server, 1 agent, 2 client */
+    int model;                 /* 0 push, 1 pull, 2 pack */
+    unsigned int pack_flag;    /* pack model: header flag, 0 = not checked */
+    unsigned int pack_max;     /* pack model: largest body */
     int stop_requested;
     pthread_mutex_t lock;      /* guards connection records */
     hps_conn *client_conn;     /* a client's only connection record */
@@ -197,6 +205,20 @@ static inline long hps_conn_append(hps_conn *c, const unsigned char *p, int n)
     return (long)(c->tail - c->head);
 }
 
+/* Drop n buffered bytes (n <= what is buffered). */
+static inline void hps_conn_consume(hps_conn *c, size_t n)
+{
+    c->head += n;
+    if (c->head == c->tail) {
+        c->head = c->tail = 0;
+        if (c->cap > 65536) {   /* a burst is over: give its memory back */
+            free(c->buf);
+            c->buf = NULL;
+            c->cap = 0;
+        }
+    }
+}
+
 /* Copy n buffered bytes out (and drop them unless peek): 1, or 0 if fewer
  * than n are buffered. */
 static inline int hps_conn_take(hps_conn *c, unsigned char *out, int n, int peek)
@@ -204,17 +226,8 @@ static inline int hps_conn_take(hps_conn *c, unsigned char *out, int n, int peek
     if (n < 0 || c->tail - c->head < (size_t)n)
         return 0;
     memcpy(out, c->buf + c->head, (size_t)n);
-    if (!peek) {
-        c->head += (size_t)n;
-        if (c->head == c->tail) {
-            c->head = c->tail = 0;
-            if (c->cap > 65536) {   /* a burst is over: give its memory back */
-                free(c->buf);
-                c->buf = NULL;
-                c->cap = 0;
-            }
-        }
-    }
+    if (!peek)
+        hps_conn_consume(c, (size_t)n);
     return 1;
 }
 
@@ -538,5 +551,6 @@ static inline int hps_disconnect(hps_ctx *ctx, HP_CONNID id, int force)
 }
 
 #include "_direct_send.h"
+#include "_pack.h"
 
 #endif /* HPSOCKET_NATIVE_H */

@@ -1,9 +1,10 @@
 # The native function tables of the nine classes.  Server and Agent functions
 # already take a connection id; the Client's are adapted to the same shape (the
 # id is ignored) so that one implementation of each method serves all roles.
-# The pull classes run over the library's push components and buffer received
-# bytes themselves: the library's pull buffers are not safe to fetch from
-# other threads (see hps_conn_append in _native.h).
+# The pull and pack classes run over the library's push components: hpsocket
+# buffers received bytes for pull itself, as the library's pull buffers are
+# not safe to fetch from other threads (hps_conn_append in _native.h), and
+# frames packs itself (_pack.h).
 
 cdef enum:
     ROLE_SERVER = 0
@@ -256,14 +257,10 @@ cdef void _init_ops() noexcept:
     _fill_server(&OPS_TCP_PACK_SERVER)
     OPS_TCP_PACK_SERVER.name = b"TcpPackServer"
     OPS_TCP_PACK_SERVER.model = MODEL_PACK
-    OPS_TCP_PACK_SERVER.create_listener = Create_HP_TcpPackServerListener
-    OPS_TCP_PACK_SERVER.create = Create_HP_TcpPackServer
-    OPS_TCP_PACK_SERVER.destroy = Destroy_HP_TcpPackServer
-    OPS_TCP_PACK_SERVER.destroy_listener = Destroy_HP_TcpPackServerListener
-    OPS_TCP_PACK_SERVER.get_max_pack_size = HP_TcpPackServer_GetMaxPackSize
-    OPS_TCP_PACK_SERVER.set_max_pack_size = HP_TcpPackServer_SetMaxPackSize
-    OPS_TCP_PACK_SERVER.get_pack_header_flag = HP_TcpPackServer_GetPackHeaderFlag
-    OPS_TCP_PACK_SERVER.set_pack_header_flag = HP_TcpPackServer_SetPackHeaderFlag
+    OPS_TCP_PACK_SERVER.create_listener = Create_HP_TcpServerListener
+    OPS_TCP_PACK_SERVER.create = Create_HP_TcpServer
+    OPS_TCP_PACK_SERVER.destroy = Destroy_HP_TcpServer
+    OPS_TCP_PACK_SERVER.destroy_listener = Destroy_HP_TcpServerListener
 
     _fill_agent(&OPS_TCP_AGENT)
     OPS_TCP_AGENT.name = b"TcpAgent"
@@ -284,14 +281,10 @@ cdef void _init_ops() noexcept:
     _fill_agent(&OPS_TCP_PACK_AGENT)
     OPS_TCP_PACK_AGENT.name = b"TcpPackAgent"
     OPS_TCP_PACK_AGENT.model = MODEL_PACK
-    OPS_TCP_PACK_AGENT.create_listener = Create_HP_TcpPackAgentListener
-    OPS_TCP_PACK_AGENT.create = Create_HP_TcpPackAgent
-    OPS_TCP_PACK_AGENT.destroy = Destroy_HP_TcpPackAgent
-    OPS_TCP_PACK_AGENT.destroy_listener = Destroy_HP_TcpPackAgentListener
-    OPS_TCP_PACK_AGENT.get_max_pack_size = HP_TcpPackAgent_GetMaxPackSize
-    OPS_TCP_PACK_AGENT.set_max_pack_size = HP_TcpPackAgent_SetMaxPackSize
-    OPS_TCP_PACK_AGENT.get_pack_header_flag = HP_TcpPackAgent_GetPackHeaderFlag
-    OPS_TCP_PACK_AGENT.set_pack_header_flag = HP_TcpPackAgent_SetPackHeaderFlag
+    OPS_TCP_PACK_AGENT.create_listener = Create_HP_TcpAgentListener
+    OPS_TCP_PACK_AGENT.create = Create_HP_TcpAgent
+    OPS_TCP_PACK_AGENT.destroy = Destroy_HP_TcpAgent
+    OPS_TCP_PACK_AGENT.destroy_listener = Destroy_HP_TcpAgentListener
 
     _fill_client(&OPS_TCP_CLIENT)
     OPS_TCP_CLIENT.name = b"TcpClient"
@@ -312,11 +305,7 @@ cdef void _init_ops() noexcept:
     _fill_client(&OPS_TCP_PACK_CLIENT)
     OPS_TCP_PACK_CLIENT.name = b"TcpPackClient"
     OPS_TCP_PACK_CLIENT.model = MODEL_PACK
-    OPS_TCP_PACK_CLIENT.create_listener = Create_HP_TcpPackClientListener
-    OPS_TCP_PACK_CLIENT.create = Create_HP_TcpPackClient
-    OPS_TCP_PACK_CLIENT.destroy = Destroy_HP_TcpPackClient
-    OPS_TCP_PACK_CLIENT.destroy_listener = Destroy_HP_TcpPackClientListener
-    OPS_TCP_PACK_CLIENT.get_max_pack_size = HP_TcpPackClient_GetMaxPackSize
-    OPS_TCP_PACK_CLIENT.set_max_pack_size = HP_TcpPackClient_SetMaxPackSize
-    OPS_TCP_PACK_CLIENT.get_pack_header_flag = HP_TcpPackClient_GetPackHeaderFlag
-    OPS_TCP_PACK_CLIENT.set_pack_header_flag = HP_TcpPackClient_SetPackHeaderFlag
+    OPS_TCP_PACK_CLIENT.create_listener = Create_HP_TcpClientListener
+    OPS_TCP_PACK_CLIENT.create = Create_HP_TcpClient
+    OPS_TCP_PACK_CLIENT.destroy = Destroy_HP_TcpClient
+    OPS_TCP_PACK_CLIENT.destroy_listener = Destroy_HP_TcpClientListener

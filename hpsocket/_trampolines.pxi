@@ -54,6 +54,19 @@ cdef void _release_conn(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
     hps_conn_free(rec)
 
 
+cdef int _pack_close_error(hps_ctx* ctx, HP_CONNID conn_id, int error) noexcept nogil:
+    """The errno of a connection the pack framing closed (EBADMSG,
+    EMSGSIZE) rather than the library's ECANCELED for any HR_ERROR."""
+    cdef int known
+    cdef hps_conn* rec
+    hps_lock(ctx)
+    rec = hps_conn_get(ctx, conn_id, 0, &known)
+    if rec != NULL and rec.close_error != 0:
+        error = rec.close_error
+    hps_unlock(ctx)
+    return error
+
+
 # -- the trampolines ---------------------------------------------------------
 
 cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept nogil:
@@ -218,11 +231,69 @@ cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, const 
     return rc
 
 
+cdef En_HP_HandleResult _on_pack_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    """The pack model's OnReceive (over a push component): split the stream
+    into packets (_pack.h) and hand their bodies to on_receive, taking the
+    GIL once for all the packets of a chunk.  The start of an incomplete
+    packet waits in the connection's buffer, which only this callback of
+    the connection touches."""
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    cdef hps_conn* rec
+    cdef hps_owner saved
+    cdef int known, err = 0
+    cdef const unsigned char* src
+    cdef const unsigned char* body
+    cdef uint32_t body_len
+    cdef size_t n, pos = 0
+    cdef bint buffered
+    cdef En_HP_HandleResult rc = HR_IGNORE
+    if ctx == NULL:
+        return HR_IGNORE
+    hps_lock(ctx)
+    rec = hps_conn_get(ctx, conn_id, 1, &known)
+    hps_unlock(ctx)
+    if rec == NULL:
+        return HR_ERROR     # out of memory
+    buffered = rec.tail > rec.head
+    if buffered:
+        if hps_conn_append(rec, <const unsigned char*>data, length) < 0:
+            return HR_ERROR
+        src = rec.buf + rec.head
+        n = rec.tail - rec.head
+    else:
+        src = <const unsigned char*>data
+        n = <size_t>length
+    if _handled(sender, EV_RECEIVE) != NULL:
+        hps_enter_callback()
+        saved = hps_owner_enter(sender, conn_id)
+        with gil:
+            rc = (<Component><object>ctx.owner)._ev_pack_receive(conn_id, src, n, &pos, &err)
+        hps_owner_leave(saved)
+        hps_leave_callback()
+    else:
+        while True:
+            err = hps_pack_next(src, n, &pos, ctx.pack_flag, ctx.pack_max, &body, &body_len)
+            if err <= 0:
+                break
+    if err < 0:
+        rec.close_error = -err     # reported by _on_close
+        return HR_ERROR
+    if rc == HR_ERROR:
+        return HR_ERROR
+    if buffered:
+        hps_conn_consume(rec, pos)
+    elif pos < n and hps_conn_append(rec, src + pos, <int>(n - pos)) < 0:
+        return HR_ERROR
+    return rc
+
+
 cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept nogil:
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc = HR_IGNORE
     if ctx == NULL:
         return HR_IGNORE
+    if ctx.model == MODEL_PACK and op == SO_RECEIVE:
+        error = _pack_close_error(ctx, conn_id, error)
     if _handled(sender, EV_CLOSE) != NULL:
         hps_enter_callback()
         with gil:
@@ -250,7 +321,7 @@ cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
 # -- registration ------------------------------------------------------------
 # Only what is needed is registered: an unregistered event costs the library
 # nothing at all.  Accept/prepare-connect stay for TCP_NODELAY, receive for the
-# pull model's buffer, close for releasing connection records, prepare-
+# pull model's buffer and the pack model's framing, close for releasing connection records, prepare-
 # listen to learn the listening socket (see hps_quiesce_listener).
 
 cdef void _register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
@@ -263,6 +334,8 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
             HP_Set_FN_Server_OnSend(listener, _on_send)
         if model == MODEL_PULL:
             HP_Set_FN_Server_OnReceive(listener, _on_pull_receive)
+        elif model == MODEL_PACK:
+            HP_Set_FN_Server_OnReceive(listener, _on_pack_receive)
         elif mask & EV_RECEIVE:
             HP_Set_FN_Server_OnReceive(listener, _on_receive)
         HP_Set_FN_Server_OnClose(listener, _on_close)
@@ -278,6 +351,8 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
             HP_Set_FN_Agent_OnSend(listener, _on_send)
         if model == MODEL_PULL:
             HP_Set_FN_Agent_OnReceive(listener, _on_pull_receive)
+        elif model == MODEL_PACK:
+            HP_Set_FN_Agent_OnReceive(listener, _on_pack_receive)
         elif mask & EV_RECEIVE:
             HP_Set_FN_Agent_OnReceive(listener, _on_receive)
         HP_Set_FN_Agent_OnClose(listener, _on_close)
@@ -294,6 +369,8 @@ cdef void _register(void* listener, int role, int model, unsigned int mask, bint
             HP_Set_FN_Client_OnSend(listener, _on_send)
         if model == MODEL_PULL:
             HP_Set_FN_Client_OnReceive(listener, _on_pull_receive)
+        elif model == MODEL_PACK:
+            HP_Set_FN_Client_OnReceive(listener, _on_pack_receive)
         elif mask & EV_RECEIVE:
             HP_Set_FN_Client_OnReceive(listener, _on_receive)
         HP_Set_FN_Client_OnClose(listener, _on_close)

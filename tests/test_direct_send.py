@@ -1,22 +1,189 @@
-"""The experimental direct send (off by default, hpsocket._core._set_direct_send):
-a push-model send from inside the connection's own on_receive writes straight
-to the socket when nothing is queued for it.  Bulk echo through it must stay
-byte-exact, including the partial writes of large replies."""
+"""Direct writes (hpsocket/_direct_send.h): a send from inside one of the
+connection's own callbacks goes straight to the socket when nothing is queued
+for it; any other send goes through HP-Socket's queue, and the two never
+interleave.  hpsocket._core._set_direct_send(False) sends everything through
+the queue (a measurement switch)."""
+
+import os
+import queue
+import random
+import socket
+import struct
+import threading
+import zlib
 
 import pytest
 
+import hpsocket
 from hpsocket import _core
+
+from conftest import HOST, TIMEOUT, recv_exact, wait_for
 
 import test_bulk
 
 
 @pytest.fixture
-def direct_send():
-    _core._set_direct_send(True)
-    yield
+def queued_only():
     _core._set_direct_send(False)
+    yield
+    _core._set_direct_send(True)
+
+
+def _frame(model, body):
+    if model == "pack":   # flag 0, host byte order (see _pack.h)
+        return struct.pack("=I", len(body)) + body
+    return body
+
+
+class _Blocking:
+    """Mixin: on_receive replies, then blocks until released."""
+
+    def setup(self, model):
+        self.model = model
+        self.release = threading.Event()
+        self.replied = threading.Event()
+
+    def reply_and_block(self, conn_id, data):
+        self.send(conn_id, b"re:" + data)
+        self.replied.set()
+        self.release.wait(TIMEOUT)
+
+
+def _blocking_server(model):
+    base = {"push": hpsocket.TcpServer, "pull": hpsocket.TcpPullServer,
+            "pack": hpsocket.TcpPackServer}[model]
+
+    class Server(_Blocking, base):
+        def on_receive(self, conn_id, data):
+            if model == "pull":
+                data = self.fetch(conn_id, data)
+            self.reply_and_block(conn_id, data)
+
+    srv = Server()
+    srv.setup(model)
+    return srv
+
+
+@pytest.mark.parametrize("model", ["push", "pull", "pack"])
+def test_reply_leaves_while_the_handler_still_runs(model, unraisable):
+    reply = _frame(model, b"re:ping")
+    with _blocking_server(model) as srv:
+        srv.start(HOST, 0)
+        try:
+            with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
+                sock.sendall(_frame(model, b"ping"))
+                assert srv.replied.wait(TIMEOUT)
+                assert recv_exact(sock, len(reply)) == reply   # handler still blocked
+                assert not srv.release.is_set()
+        finally:
+            srv.release.set()
+    assert len(unraisable) == 0, unraisable.items
+
+
+def test_library_queue_waits_for_the_handler(queued_only, unraisable):
+    """HP-Socket fact behind direct writes: the library writes a connection's
+    queued data only once that connection's callback has returned (it holds
+    the socket's I/O lock for the callback), so nothing it queues can
+    overtake or split a direct write made from the callback."""
+    with _blocking_server("push") as srv:
+        srv.start(HOST, 0)
+        try:
+            with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
+                sock.sendall(b"ping")
+                assert srv.replied.wait(TIMEOUT)
+                sock.settimeout(0.5)
+                with pytest.raises(socket.timeout):
+                    sock.recv(100)
+                srv.release.set()
+                sock.settimeout(TIMEOUT)
+                assert recv_exact(sock, 7) == b"re:ping"
+        finally:
+            srv.release.set()
+    assert len(unraisable) == 0, unraisable.items
+
+
+def _make_frame(tag, seq, rng):
+    data = rng.randbytes(rng.randint(0, 20000))
+    payload = struct.pack("<II", seq, zlib.crc32(data)) + data
+    return struct.pack("<II", tag, len(payload)) + payload
+
+
+def test_direct_and_queued_sends_never_interleave(unraisable):
+    """Replies written directly from on_receive (most of them partly: the
+    socket's send buffer is small) while another thread sends frames to the
+    same connection: every frame arrives whole, each stream in order.  (With
+    the other thread's sends not held back while a direct write is under way,
+    see hps_direct_forbid, frames interleaved in most runs.)"""
+    conn_ready = threading.Event()
+    tokens = queue.Queue()
+    backlog = []
+
+    class Server(hpsocket.TcpPullServer):
+        def on_accept(self, conn_id, fd):
+            s = socket.socket(fileno=os.dup(fd))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            s.close()
+            self.conn_id = conn_id
+            conn_ready.set()
+
+        def on_receive(self, conn_id, length):
+            tokens.put(None)   # the other thread sends while this one does
+            while True:
+                head = self.peek(conn_id, 8)
+                if head is None:
+                    return
+                frame = self.fetch(conn_id, 8 + struct.unpack("<II", head)[1])
+                if frame is None:
+                    return
+                assert self.send(conn_id, frame)
+
+    rng = random.Random("interleave")
+    echoed = [_make_frame(1, i, rng) for i in range(600)]
+    pushed = [_make_frame(2, i, rng) for i in range(600)]
+    got = {1: [], 2: []}
+
+    def push(srv):
+        for frame in pushed:
+            try:
+                tokens.get(timeout=0.05)
+            except queue.Empty:
+                pass
+            assert srv.send(srv.conn_id, frame)
+            backlog.append(srv.pending_data_length(srv.conn_id))
+
+    def read_frame(sock):
+        tag, n = struct.unpack("<II", recv_exact(sock, 8))
+        assert tag in got, f"stream out of step: tag {tag:#x}"
+        payload = recv_exact(sock, n)
+        seq, crc = struct.unpack("<II", payload[:8])
+        assert zlib.crc32(payload[8:]) == crc, f"frame {tag}/{seq} damaged"
+        got[tag].append(seq)
+        return tag
+
+    with Server() as srv:
+        srv.start(HOST, 0)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(TIMEOUT)
+            sock.connect(srv.listen_address)
+            assert conn_ready.wait(TIMEOUT)
+            pusher = threading.Thread(target=push, args=(srv,))
+            pusher.start()
+            try:
+                for frame in echoed:      # one at a time: the replies go direct
+                    sock.sendall(frame)
+                    while read_frame(sock) != 1:
+                        pass
+                while len(got[2]) < len(pushed):
+                    read_frame(sock)
+            finally:
+                pusher.join(TIMEOUT)
+            assert not pusher.is_alive()
+    assert got[1] == list(range(len(echoed)))
+    assert got[2] == list(range(len(pushed)))
+    assert len(unraisable) == 0, unraisable.items
 
 
 @pytest.mark.parametrize("kind", ["agent", "client"])
-def test_bulk_echo_with_direct_send(kind, direct_send, unraisable):
+def test_bulk_echo_through_the_library_queue(kind, queued_only, unraisable):
     test_bulk.test_bulk_echo("push", kind, unraisable)

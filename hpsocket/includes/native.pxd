@@ -1,12 +1,16 @@
 # Declarations of hpsocket/_native.h: the GIL-free half of the trampolines.
 
 from cpython.object cimport PyObject
+from libc.stdint cimport uint32_t
 from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, HP_CONNID, PVOID, WSABUF
 
 cdef extern from "_native.h" nogil:
     ctypedef struct hps_conn:
         PyObject* extra
         int fd
+        int close_error
+        unsigned char* buf
+        size_t head, tail
 
     ctypedef struct hps_ctx:
         void* sender
@@ -15,6 +19,9 @@ cdef extern from "_native.h" nogil:
         int no_delay
         int direct_ok
         int role
+        int model
+        unsigned int pack_flag
+        unsigned int pack_max
         int stop_requested
         hps_conn* client_conn
         int client_closed
@@ -35,6 +42,7 @@ cdef extern from "_native.h" nogil:
     void hps_conn_free(hps_conn* c)
     long hps_conn_append(hps_conn* c, const unsigned char* p, int n)
     int hps_conn_take(hps_conn* c, unsigned char* out, int n, int peek)
+    void hps_conn_consume(hps_conn* c, size_t n)
 
     hps_ctx* hps_lookup(void* sender)
     int hps_register(void* sender, hps_ctx* ctx)
@@ -55,6 +63,9 @@ cdef extern from "_native.h" nogil:
     long hps_counter_gil_free_skips
     long hps_counter_conn_records
     long hps_counter_pinned_states
+    long hps_counter_direct_writes
+    long hps_counter_direct_partial
+    long hps_counter_direct_waits
     void hps_count(long* c, long d)
     long hps_read(long* c)
     void HPS_DEBUG_COUNT(long c, long d)
@@ -76,3 +87,11 @@ cdef extern from "_native.h" nogil:
     void hps_direct_forbid(hps_ctx* ctx, HP_CONNID conn_id)
     BOOL hps_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, WSABUF* bufs, int count,
                   hps_sendv_fn sendv, hps_pending_fn pending)
+
+    # _pack.h
+    unsigned int HPS_PACK_MAX_FLAG
+    unsigned int HPS_PACK_MAX_SIZE
+    unsigned int HPS_PACK_DEFAULT_SIZE
+    uint32_t hps_pack_header(unsigned int flag, uint32_t length)
+    int hps_pack_next(const unsigned char* data, size_t n, size_t* pos, unsigned int flag,
+                      uint32_t max_size, const unsigned char** body, uint32_t* length)
