@@ -667,6 +667,7 @@ cdef class Component:
             with nogil:
                 if not hps_is_owner(self._ctx, self._handle, conn_id):
                     hps_direct_forbid(self._ctx, conn_id)   # see _direct_send.h
+                hps_out_flush_for(self._ctx, self._handle, conn_id)
                 ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
         finally:
             if have_h:

@@ -105,8 +105,8 @@ def _set_thread_state_pinning(bint enabled):
     hps_pin_enabled = enabled
 
 
-if hps_threadstate_init() != 0:
-    raise ImportError("hpsocket: could not create its thread-local key")
+if hps_threadstate_init() != 0 or hps_direct_init() != 0:
+    raise ImportError("hpsocket: could not create its thread-local keys")
 _init_ops()
 
 

@@ -1,12 +1,16 @@
 /*
- * _direct_send.h - writing a reply straight to the socket.
+ * _direct_send.h - writing replies straight to the socket.
  *
  * HP-Socket's Send only queues the data: the library then wakes a worker
  * through an eventfd, the worker re-arms epoll and writes.  For a reply sent
  * from a connection's own callback that is five system calls where one
- * would do (measured: 7.2 calls per echoed message against 2.2).  So a send
- * from inside one of the connection's own callbacks writes to the socket
- * itself when nothing is queued for the connection.
+ * would do (measured: 7.2 calls per echoed message against 2.2).  So the
+ * sends made inside one of the connection's own callbacks are gathered and
+ * written to the socket in one writev when the callback returns (or at once
+ * when they pass HPS_OUT_MAX bytes), if nothing is queued for the connection.
+ * Like the library's queue, which it writes only after the callback, the
+ * data leaves once the callback is done; gathering also keeps the replies to
+ * many packets of one chunk in one write.
  *
  * Why this is safe with HP-Socket 5.2.2:
  *   - The library processes all I/O of a socket (reads, the writes of its
@@ -16,18 +20,16 @@
  *     library writes nothing to that socket and does not close it: the
  *     descriptor stays the connection's, and the record stays attached.
  *   - With nothing queued (GetPendingDataLength 0) a direct write keeps the
- *     order of the connection's bytes.  Whatever send() leaves over goes to
+ *     order of the connection's bytes.  Whatever writev() leaves over goes to
  *     the library's queue at once, behind the bytes just written.
  *   - Other threads may send to the connection at the same time; the library
  *     queues their data, and if such data entered the queue between a direct
  *     write that came up short and the queueing of its rest, the two messages
  *     would interleave.  So every send from any other thread first switches
  *     the connection to the queue for good (HPS_DIRECT_OFF), waiting for a
- *     direct write in progress (HPS_DIRECT_BUSY) to finish; that takes no
- *     lock any callback could be waiting for.
- *   - Only where the library would not add anything itself: not for the pack
- *     model (its header), not when on_send is handled (it reports what the
- *     library wrote).
+ *     direct write in progress (HPS_DIRECT_BUSY, one writev long) to finish;
+ *     that takes no lock any callback could be waiting for.
+ *   - Not when on_send is handled: it reports what the library wrote.
  */
 #ifndef HPSOCKET_DIRECT_SEND_H
 #define HPSOCKET_DIRECT_SEND_H
@@ -41,6 +43,7 @@
 #define HPS_DIRECT_OFF 2
 
 #define HPS_DIRECT_MAX_IOV 16
+#define HPS_OUT_MAX 65536   /* bytes gathered before they are written at once */
 
 typedef BOOL (*hps_sendv_fn)(void *, HP_CONNID, const WSABUF *, int);
 typedef BOOL (*hps_pending_fn)(void *, HP_CONNID, int *);
@@ -54,21 +57,6 @@ typedef struct hps_owner {
 } hps_owner;
 
 static __thread hps_owner hps_tls_owner = {NULL, 0};
-
-/* Around a connection's callback; returns what to restore afterwards (a
- * callback can run inside another, e.g. OnClose of a stop() called there). */
-static inline hps_owner hps_owner_enter(void *sender, HP_CONNID id)
-{
-    hps_owner saved = hps_tls_owner;
-    hps_tls_owner.sender = sender;
-    hps_tls_owner.conn = id;
-    return saved;
-}
-
-static inline void hps_owner_leave(hps_owner saved)
-{
-    hps_tls_owner = saved;
-}
 
 static inline int hps_is_owner(hps_ctx *ctx, void *sender, HP_CONNID id)
 {
@@ -153,9 +141,112 @@ static inline int hps_direct_write(hps_ctx *ctx, void *sender, HP_CONNID id,
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Gathering the sends of one callback                                  */
+
+typedef struct hps_out {
+    hps_ctx *ctx;           /* where the gathered bytes go */
+    void *sender;
+    HP_CONNID id;
+    hps_sendv_fn sendv;
+    hps_pending_fn pending;
+    size_t len;             /* bytes in buf */
+} hps_out;
+
+static __thread hps_out hps_tls_out = {NULL, NULL, 0, NULL, NULL, 0};
+static __thread unsigned char *hps_tls_out_buf = NULL;   /* HPS_OUT_MAX bytes */
+static pthread_key_t hps_out_key;   /* frees a thread's buffer when it exits */
+
+static void hps_out_free(void *p)
+{
+    free(p);
+}
+
+static inline int hps_direct_init(void)
+{
+    return pthread_key_create(&hps_out_key, hps_out_free);
+}
+
+/* Write (or queue) what the callback gathered: 1, or 0 if the library
+ * refused the rest. */
+static inline int hps_out_flush(void)
+{
+    hps_out *o = &hps_tls_out;
+    WSABUF b;
+    int rc;
+    if (o->len == 0)
+        return 1;
+    b.buf = hps_tls_out_buf;
+    b.len = (unsigned int)o->len;
+    o->len = 0;
+    rc = hps_direct_write(o->ctx, o->sender, o->id, &b, 1, o->sendv, o->pending);
+    if (rc < 0)
+        rc = o->sendv(o->sender, o->id, &b, 1) ? 1 : 0;
+    return rc;
+}
+
+/* Around a connection's callback; returns what to restore afterwards (a
+ * callback can run inside another, e.g. OnClose of a stop() called there).
+ * Without the GIL: leaving writes what the callback sent. */
+static inline hps_owner hps_owner_enter(void *sender, HP_CONNID id)
+{
+    hps_owner saved = hps_tls_owner;
+    hps_out_flush();
+    hps_tls_owner.sender = sender;
+    hps_tls_owner.conn = id;
+    return saved;
+}
+
+static inline void hps_owner_leave(hps_owner saved)
+{
+    hps_out_flush();
+    hps_tls_owner = saved;
+}
+
+/* Gather bufs for the end of the callback: 1, or 0 if they do not fit. */
+static inline int hps_out_add(hps_ctx *ctx, void *sender, HP_CONNID id,
+                              WSABUF *bufs, int count, hps_sendv_fn sendv,
+                              hps_pending_fn pending)
+{
+    hps_out *o = &hps_tls_out;
+    size_t total = 0;
+    int i;
+    for (i = 0; i < count; i++)
+        total += bufs[i].len;
+    if (o->len > 0 && (o->ctx != ctx || o->sender != sender || o->id != id))
+        hps_out_flush();   /* another connection's: cannot happen in a callback, but cheap */
+    if (o->len + total > HPS_OUT_MAX)
+        return 0;
+    if (hps_tls_out_buf == NULL) {
+        hps_tls_out_buf = (unsigned char *)malloc(HPS_OUT_MAX);
+        if (hps_tls_out_buf == NULL)
+            return 0;
+        pthread_setspecific(hps_out_key, hps_tls_out_buf);
+    }
+    for (i = 0; i < count; i++) {
+        memcpy(hps_tls_out_buf + o->len, bufs[i].buf, bufs[i].len);
+        o->len += bufs[i].len;
+    }
+    o->ctx = ctx;
+    o->sender = sender;
+    o->id = id;
+    o->sendv = sendv;
+    o->pending = pending;
+    return 1;
+}
+
+/* Before anything that must not overtake what the callback gathered for
+ * this connection (a send through the library's queue, a disconnect). */
+static inline void hps_out_flush_for(hps_ctx *ctx, void *sender, HP_CONNID id)
+{
+    if (hps_tls_out.len > 0 && hps_is_owner(ctx, sender, id))
+        hps_out_flush();
+}
+
 /*
- * Every send of data goes through here (with one buffer or many): direct if
- * it can, otherwise the library's queue.  Called without the GIL.
+ * Every send of data goes through here (with one buffer or many): gathered
+ * or written directly if it can, otherwise the library's queue.  Called
+ * without the GIL.
  */
 static inline BOOL hps_send(hps_ctx *ctx, void *sender, HP_CONNID id,
                             WSABUF *bufs, int count, hps_sendv_fn sendv,
@@ -165,11 +256,18 @@ static inline BOOL hps_send(hps_ctx *ctx, void *sender, HP_CONNID id,
         if (!hps_is_owner(ctx, sender, id)) {
             hps_direct_forbid(ctx, id);
         } else if (ctx->direct_ok) {
-            int rc = hps_direct_write(ctx, sender, id, bufs, count, sendv, pending);
+            int rc;
+            if (hps_out_add(ctx, sender, id, bufs, count, sendv, pending))
+                return 1;
+            /* Too much to gather: what was gathered, then this, now. */
+            if (!hps_out_flush())
+                return 0;
+            rc = hps_direct_write(ctx, sender, id, bufs, count, sendv, pending);
             if (rc >= 0)
                 return (BOOL)rc;
         }
     }
+    hps_out_flush_for(ctx, sender, id);
     return sendv(sender, id, bufs, count);
 }
 

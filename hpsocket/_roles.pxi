@@ -53,6 +53,7 @@ cdef class _Connections(Component):
         cdef BOOL ok
         cdef int rc
         with nogil:
+            hps_out_flush_for(self._ctx, self._handle, c)   # replies first
             rc = hps_disconnect(self._ctx, c, f)
             if rc < 0:
                 ok = self._ops.disconnect(self._handle, c, f)

@@ -1,8 +1,9 @@
-"""Direct writes (hpsocket/_direct_send.h): a send from inside one of the
-connection's own callbacks goes straight to the socket when nothing is queued
-for it; any other send goes through HP-Socket's queue, and the two never
-interleave.  hpsocket._core._set_direct_send(False) sends everything through
-the queue (a measurement switch)."""
+"""Direct writes (hpsocket/_direct_send.h): what a connection's own callback
+sends is gathered and written straight to the socket when the callback
+returns, when nothing is queued for the connection; any other send goes
+through HP-Socket's queue, and the two never interleave.
+hpsocket._core._set_direct_send(False) sends everything through the queue (a
+measurement switch)."""
 
 import os
 import queue
@@ -22,6 +23,15 @@ from conftest import HOST, TIMEOUT, recv_exact, wait_for
 import test_bulk
 
 
+@pytest.fixture(params=["direct", "queued"])
+def send_mode(request):
+    """Both ways of sending: direct writes (the default) and the library's
+    queue only."""
+    _core._set_direct_send(request.param == "direct")
+    yield request.param
+    _core._set_direct_send(True)
+
+
 @pytest.fixture
 def queued_only():
     _core._set_direct_send(False)
@@ -35,70 +45,86 @@ def _frame(model, body):
     return body
 
 
-class _Blocking:
-    """Mixin: on_receive replies, then blocks until released."""
-
-    def setup(self, model):
-        self.model = model
-        self.release = threading.Event()
-        self.replied = threading.Event()
-
-    def reply_and_block(self, conn_id, data):
-        self.send(conn_id, b"re:" + data)
-        self.replied.set()
-        self.release.wait(TIMEOUT)
-
-
-def _blocking_server(model):
+def _server(model, handler):
     base = {"push": hpsocket.TcpServer, "pull": hpsocket.TcpPullServer,
             "pack": hpsocket.TcpPackServer}[model]
 
-    class Server(_Blocking, base):
+    class Server(base):
         def on_receive(self, conn_id, data):
             if model == "pull":
                 data = self.fetch(conn_id, data)
-            self.reply_and_block(conn_id, data)
+            handler(self, conn_id, data)
 
-    srv = Server()
-    srv.setup(model)
-    return srv
+    return Server()
 
 
 @pytest.mark.parametrize("model", ["push", "pull", "pack"])
-def test_reply_leaves_while_the_handler_still_runs(model, unraisable):
-    reply = _frame(model, b"re:ping")
-    with _blocking_server(model) as srv:
+def test_replies_go_around_the_library_queue(model, send_mode, unraisable):
+    """Direct: what on_receive sends is not in the library's queue (it is
+    written when the handler returns); queued: it is."""
+    queued = []
+
+    def handler(srv, conn_id, data):
+        srv.send(conn_id, b"re:" + data)
+        srv.send(conn_id, b"re2:" + data)
+        queued.append(srv.pending_data_length(conn_id))
+
+    reply = _frame(model, b"re:ping") + _frame(model, b"re2:ping")
+    with _server(model, handler) as srv:
         srv.start(HOST, 0)
-        try:
-            with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
-                sock.sendall(_frame(model, b"ping"))
-                assert srv.replied.wait(TIMEOUT)
-                assert recv_exact(sock, len(reply)) == reply   # handler still blocked
-                assert not srv.release.is_set()
-        finally:
-            srv.release.set()
+        with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
+            sock.sendall(_frame(model, b"ping"))
+            assert recv_exact(sock, len(reply)) == reply
+    assert queued == [0 if send_mode == "direct" else len(reply)]
     assert len(unraisable) == 0, unraisable.items
 
 
-def test_library_queue_waits_for_the_handler(queued_only, unraisable):
+def test_replies_leave_when_the_handler_returns(send_mode, unraisable):
     """HP-Socket fact behind direct writes: the library writes a connection's
     queued data only once that connection's callback has returned (it holds
     the socket's I/O lock for the callback), so nothing it queues can
-    overtake or split a direct write made from the callback."""
-    with _blocking_server("push") as srv:
+    overtake or split a direct write made from the callback.  Gathered
+    direct writes leave at the same moment."""
+    release = threading.Event()
+    replied = threading.Event()
+
+    def handler(srv, conn_id, data):
+        srv.send(conn_id, b"re:" + data)
+        replied.set()
+        release.wait(TIMEOUT)
+
+    with _server("push", handler) as srv:
         srv.start(HOST, 0)
         try:
             with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
                 sock.sendall(b"ping")
-                assert srv.replied.wait(TIMEOUT)
+                assert replied.wait(TIMEOUT)
                 sock.settimeout(0.5)
                 with pytest.raises(socket.timeout):
                     sock.recv(100)
-                srv.release.set()
+                release.set()
                 sock.settimeout(TIMEOUT)
                 assert recv_exact(sock, 7) == b"re:ping"
         finally:
-            srv.release.set()
+            release.set()
+    assert len(unraisable) == 0, unraisable.items
+
+
+def test_large_and_many_replies(unraisable):
+    """Replies past what one callback gathers (HPS_OUT_MAX) are written at
+    once, in order with what was gathered before them."""
+    sizes = [10, 70000, 5, 65536, 1, 200000, 3]
+
+    def handler(srv, conn_id, data):
+        for i, n in enumerate(sizes):
+            srv.send(conn_id, bytes([i]) * n)
+
+    expected = b"".join(bytes([i]) * n for i, n in enumerate(sizes))
+    with _server("push", handler) as srv:
+        srv.start(HOST, 0)
+        with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
+            sock.sendall(b"go")
+            assert recv_exact(sock, len(expected)) == expected
     assert len(unraisable) == 0, unraisable.items
 
 

@@ -85,6 +85,8 @@ cdef extern from "_native.h" nogil:
     void hps_owner_leave(hps_owner saved)
     int hps_is_owner(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
     void hps_direct_forbid(hps_ctx* ctx, HP_CONNID conn_id)
+    int hps_direct_init()
+    void hps_out_flush_for(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
     BOOL hps_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, WSABUF* bufs, int count,
                   hps_sendv_fn sendv, hps_pending_fn pending)
 
