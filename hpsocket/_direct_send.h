@@ -192,8 +192,15 @@ static inline hps_owner hps_owner_enter(void *sender, HP_CONNID id)
 {
     hps_owner saved = hps_tls_owner;
     hps_out_flush();
-    hps_tls_owner.sender = sender;
-    hps_tls_owner.conn = id;
+    /* Only the library's worker threads hold a socket's I/O lock during its
+     * callbacks; a Python thread may run one too (on_connect of a
+     * synchronous connect), and its sends then take the library's queue. */
+    if (hps_tls_thread_kind != 1) {
+        hps_tls_owner.sender = sender;
+        hps_tls_owner.conn = id;
+    } else {
+        hps_tls_owner.sender = NULL;
+    }
     return saved;
 }
 
