@@ -533,6 +533,12 @@ CRASH_GUARD_SCRIPT = textwrap.dedent(
         s.close()
     with srv.seen:
         assert srv.seen.wait_for(lambda: srv.closed == 4, 10)
+    # fetch still works inside on_close (and from other threads while it
+    # runs); the library forgets a connection after on_close has returned.
+    deadline = __import__("time").monotonic() + 10
+    while srv.connection_count:
+        assert __import__("time").monotonic() < deadline
+        __import__("time").sleep(0.01)
     for conn_id in set(srv.ids):
         all_calls(srv, conn_id)
 
