@@ -77,10 +77,28 @@ def _stage_library():
     shutil.copyfile(os.path.join(INCLUDE_DIR, "hpsocket4c.h"), os.path.join(PKG, "include", "hpsocket4c.h"))
 
 
+# The build's flavour.  Generated C and object files of one flavour must never
+# be reused by another (a release build once compiled the debug build's C,
+# with line tracing, and dispatched events 3.5x slower), so each flavour
+# cythonizes into its own directory and a change of flavour rebuilds.
+MODE = ",".join(["debug" if DEBUG else "release"] + ([f"sanitize={SANITIZE}"] if SANITIZE else []))
+MODE_STAMP = os.path.join(HERE, "build", "hpsocket-mode")
+
+
 class BuildExt(build_ext):
     def run(self):
         _stage_library()
+        try:
+            with open(MODE_STAMP) as f:
+                last = f.read()
+        except OSError:
+            last = None
+        if last != MODE:
+            self.force = True
         super().run()
+        os.makedirs(os.path.dirname(MODE_STAMP), exist_ok=True)
+        with open(MODE_STAMP, "w") as f:
+            f.write(MODE)
         if not LIB_DIR and not self.inplace:
             # The library travels with the extension in wheels and installs.
             out = os.path.join(self.build_lib, "hpsocket")
@@ -120,7 +138,7 @@ def extensions():
         depends=["hpsocket/_native.h", "hpsocket/_direct_send.h", "hpsocket/_pack.h"] + glob.glob("hpsocket/*.pxi") + glob.glob("hpsocket/includes/*.pxd"),
     )
     return cythonize([ext], compiler_directives=directives, include_path=[HERE],
-                     annotate=DEBUG, force=DEBUG or bool(SANITIZE))
+                     annotate=DEBUG, build_dir=os.path.join("build", "cython-" + MODE.replace("=", "-").replace(",", "-")))
 
 
 _stage_library()
