@@ -27,7 +27,6 @@ ctypedef struct Ops:
     En_HP_ServiceState (*get_state)(void* handle) noexcept nogil
     En_HP_SocketError (*get_last_error)(void* handle) noexcept nogil
     LPCTSTR (*get_last_error_desc)(void* handle) noexcept nogil
-    BOOL (*send)(void* handle, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil
     BOOL (*send_packets)(void* handle, HP_CONNID conn_id, const WSABUF* bufs, int count) noexcept nogil
     BOOL (*send_small_file)(void* handle, HP_CONNID conn_id, LPCTSTR path, LPWSABUF head, LPWSABUF tail) noexcept nogil
     BOOL (*disconnect)(void* handle, HP_CONNID conn_id, BOOL force) noexcept nogil

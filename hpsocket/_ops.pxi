@@ -75,9 +75,6 @@ cdef DWORD _agent_get_reuse_address(void* h) noexcept nogil:
 cdef void _agent_set_reuse_address(void* h, DWORD v) noexcept nogil:
     HP_TcpAgent_SetReuseAddress(h, v != 0)
 
-cdef BOOL _client_send(void* h, HP_CONNID c, const BYTE* p, int n) noexcept nogil:
-    return HP_Client_Send(h, p, n)
-
 cdef BOOL _client_send_packets(void* h, HP_CONNID c, const WSABUF* b, int n) noexcept nogil:
     return HP_Client_SendPackets(h, b, n)
 
@@ -115,7 +112,6 @@ cdef void _fill_server(Ops* o) noexcept:
     o.get_state = HP_Server_GetState
     o.get_last_error = HP_Server_GetLastError
     o.get_last_error_desc = HP_Server_GetLastErrorDesc
-    o.send = HP_Server_Send
     o.send_packets = HP_Server_SendPackets
     o.send_small_file = HP_TcpServer_SendSmallFile
     o.disconnect = HP_Server_Disconnect
@@ -165,7 +161,6 @@ cdef void _fill_agent(Ops* o) noexcept:
     o.get_state = HP_Agent_GetState
     o.get_last_error = HP_Agent_GetLastError
     o.get_last_error_desc = HP_Agent_GetLastErrorDesc
-    o.send = HP_Agent_Send
     o.send_packets = HP_Agent_SendPackets
     o.send_small_file = HP_TcpAgent_SendSmallFile
     o.disconnect = HP_Agent_Disconnect
@@ -213,7 +208,6 @@ cdef void _fill_client(Ops* o) noexcept:
     o.get_state = HP_Client_GetState
     o.get_last_error = HP_Client_GetLastError
     o.get_last_error_desc = HP_Client_GetLastErrorDesc
-    o.send = _client_send
     o.send_packets = _client_send_packets
     o.send_small_file = _client_send_small_file
     o.get_local_address = _client_get_local
