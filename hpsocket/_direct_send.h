@@ -64,9 +64,12 @@ static inline int hps_is_owner(hps_ctx *ctx, void *sender, HP_CONNID id)
 }
 
 /* A send from outside the connection's callbacks: from now on only the
- * library's queue (see above). */
+ * library's queue (see above).  Nothing to do where no direct write is
+ * ever made. */
 static inline void hps_direct_forbid(hps_ctx *ctx, HP_CONNID id)
 {
+    if (!ctx->direct_ok)
+        return;
     for (;;) {
         int known, state = HPS_DIRECT_IDLE;
         hps_conn *rec;

@@ -201,10 +201,10 @@ cdef En_HP_HandleResult _on_receive(void* sender, HP_CONNID conn_id, const BYTE*
 
 
 cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
-    cdef hps_owner saved
     """The pull model's OnReceive (over a push component): keep the bytes in
     the connection's buffer (see hps_conn_append), then report how many
     are buffered."""
+    cdef hps_owner saved
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
     cdef hps_conn* rec

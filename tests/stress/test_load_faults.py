@@ -561,25 +561,24 @@ def test_echo_intact_beside_misbehaving_peers(model, sizes, started, loadgen, un
     srv.stop()
 
 
-def f_raise(chaos, counts):
+def _command_closes(chaos, command):
+    """Send one command to the chaos server; it must close the connection."""
     with new_socket(chaos.addr) as s:
         s.connect(chaos.addr)
-        s.sendall(frame(chaos.model, MAGIC + b"raise"))
+        s.sendall(frame(chaos.model, MAGIC + command))
         expect_closed(s)
+
+
+def f_raise(chaos, counts):
+    _command_closes(chaos, b"raise")
 
 
 def f_garbage(chaos, counts):
-    with new_socket(chaos.addr) as s:
-        s.connect(chaos.addr)
-        s.sendall(frame(chaos.model, MAGIC + b"garbage:%d" % random.randrange(len(GARBAGE))))
-        expect_closed(s)
+    _command_closes(chaos, b"garbage:%d" % random.randrange(len(GARBAGE)))
 
 
 def f_error(chaos, counts):
-    with new_socket(chaos.addr) as s:
-        s.connect(chaos.addr)
-        s.sendall(frame(chaos.model, MAGIC + b"error"))
-        expect_closed(s)
+    _command_closes(chaos, b"error")
 
 
 def f_block(chaos, counts):
