@@ -15,6 +15,7 @@ start it::
 """
 
 from ._enums import FetchResult, HandleResult, ServiceState, SocketError, SocketOperation
+from ._cpus import cpu_quota, usable_cpus
 from ._errors import HPSocketError
 from ._version import __version__
 
@@ -74,6 +75,8 @@ __all__ = [
     "TcpPullServer",
     "TcpServer",
     "__version__",
+    "cpu_quota",
     "native_version",
     "socket_error_description",
+    "usable_cpus",
 ]

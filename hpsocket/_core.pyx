@@ -37,6 +37,7 @@ import weakref
 
 from hpsocket._enums import HandleResult, SocketOperation, ServiceState, SocketError, FetchResult
 from hpsocket._errors import HPSocketError
+from hpsocket import _cpus
 
 include "_ops.pxi"
 include "_trampolines.pxi"

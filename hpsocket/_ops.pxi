@@ -48,13 +48,6 @@ TUNABLE_NAMES = (
 cdef long _MAX_CONN_HEADROOM = 256
 
 
-# Default worker threads of servers and agents.  HP-Socket's own default,
-# 2 x CPUs + 2, only adds threads contending for the GIL: measured on 2 CPUs,
-# one or two workers echo as fast as six or faster, for the native C server
-# as well as for hpsocket (python -m hpsocket bench --servers ...:1,...:2,...:6).
-cdef DWORD _DEFAULT_WORKERS = <DWORD>max(1, min(os.cpu_count() or 1, 2))
-
-
 # -- adapters ----------------------------------------------------------------
 
 cdef DWORD _server_get_mark_silence(void* h) noexcept nogil:

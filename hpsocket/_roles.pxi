@@ -189,7 +189,7 @@ cdef class Server(_Connections):
         """The ids of the live connections."""
         return _all_ids(self._handle, HP_Server_GetAllConnectionIDs)
 
-    worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default: 2, or 1 on one CPU).")
+    worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default: 1 when the class handles on_receive or on_send, else one per usable CPU; see hpsocket.usable_cpus).")
     socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes (default 4096).")
     keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")
     keep_alive_interval = _tunable_property(T_KEEP_ALIVE_INTERVAL, "TCP keep-alive probe interval, ms.")
@@ -255,7 +255,7 @@ cdef class Agent(_Connections):
     def connection_ids(self):
         return _all_ids(self._handle, HP_Agent_GetAllConnectionIDs)
 
-    worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default: 2, or 1 on one CPU).")
+    worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default: 1 when the class handles on_receive or on_send, else one per usable CPU; see hpsocket.usable_cpus).")
     max_connections = _tunable_property(T_MAX_CONNECTIONS, "Connection limit (default 10000).")
     socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes.")
     keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")

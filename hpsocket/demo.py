@@ -2,7 +2,8 @@
 
 A TcpServer echoes whatever it receives; a TcpAgent opens a few connections
 and keeps one message in flight on each (ping-pong) for a few seconds,
-checking every echoed byte.  Prints what happened and the messages/s.
+checking every echoed byte.  Prints what happened, the messages/s and the
+round-trip latency percentiles.
 """
 
 import argparse
@@ -31,6 +32,8 @@ class PingAgent(hpsocket.TcpAgent):
         self.running = True
         self.connected = threading.Semaphore(0)
         self.closed = 0
+        self.sent_at = {}      # conn_id -> perf_counter_ns() of the message in flight
+        self.latencies = []    # round trips, nanoseconds
 
     def on_connect(self, conn_id):
         self.pending[conn_id] = b""
@@ -45,7 +48,10 @@ class PingAgent(hpsocket.TcpAgent):
                     self.errors += 1
                 buf = buf[n:]
                 self.done += 1
+                now = time.perf_counter_ns()
                 if self.running:
+                    self.latencies.append(now - self.sent_at[conn_id])
+                    self.sent_at[conn_id] = now
                     self.send(conn_id, self.message)
             self.pending[conn_id] = buf
 
@@ -60,7 +66,9 @@ def run(connections=16, size=64, seconds=3.0, out=print):
         server.start("127.0.0.1", 0)
         host, port = server.listen_address
         out(f"hpsocket {hpsocket.__version__} over HP-Socket {'.'.join(map(str, hpsocket.native_version))}")
-        out(f"echo server listening on {host}:{port} ({server.worker_threads} worker threads)")
+        out(f"echo server listening on {host}:{port}: {server.worker_threads} worker "
+            f"thread{'s' if server.worker_threads != 1 else ''} (its on_receive runs Python; "
+            f"this process may use {hpsocket.usable_cpus()} CPUs)")
         agent.start()
         for _ in range(connections):
             agent.connect(host, port)
@@ -71,6 +79,8 @@ def run(connections=16, size=64, seconds=3.0, out=print):
         start = time.perf_counter()
         with agent.lock:
             first = agent.done
+            for conn_id in agent.connection_ids:
+                agent.sent_at[conn_id] = time.perf_counter_ns()
         for conn_id in agent.connection_ids:
             agent.send(conn_id, message)
         time.sleep(seconds)   # the measurement window
@@ -81,6 +91,12 @@ def run(connections=16, size=64, seconds=3.0, out=print):
         rate = done / elapsed
         out(f"{done} messages of {size} B echoed in {elapsed:.2f} s: {rate:,.0f} messages/s, "
             f"{rate * size * 2 / 1e6:.1f} MB/s both ways, {agent.errors} corrupted")
+        with agent.lock:
+            lat = sorted(agent.latencies)
+        if lat:
+            p50, p99, p999 = (lat[min(len(lat) - 1, int(q * len(lat)))] / 1000 for q in (0.5, 0.99, 0.999))
+            out(f"round trip (agent and server in this one process): p50 {p50:,.0f} us, "
+                f"p99 {p99:,.0f} us, p99.9 {p999:,.0f} us")
         agent.stop()
         out(f"agent stopped: {agent.closed} connections closed; server now has {server.connection_count}")
     out("server stopped")

@@ -61,10 +61,12 @@ __all__ = ["main", "SCENARIOS", "DEFAULT_SERVERS"]
 SCENARIOS = {
     "1x64": (1, 64, 1),
     "16x64": (16, 64, 1),
+    "16x4k": (16, 4096, 1),
+    "128x64": (128, 64, 1),
     "128x4k": (128, 4096, 1),
     "16x64p16": (16, 64, 16),
 }
-DEFAULT_SCENARIOS = ("1x64", "16x64", "128x4k", "16x64p16")
+DEFAULT_SCENARIOS = ("1x64", "16x64", "16x4k", "128x64", "128x4k", "16x64p16")
 DEFAULT_SERVERS = ("native-push", "hpsocket-push", "hpsocket-pack", "hpsocket-pull",
                    "ctypes-push", "asyncio", "uvloop")
 
@@ -222,16 +224,25 @@ def _machine(pin_cpus):
     }
 
 
-def _default_workers():
-    """HP-Socket's default worker thread count on this machine."""
+def _default_workers(cpu):
+    """hpsocket's default worker thread count for an echo server (a class
+    that handles on_receive) in a process pinned to cpu (None: unpinned).
+    Every HP-Socket based server without an explicit count runs with it, the
+    native C and ctypes ones included, so that they are compared at the same
+    count (HP-Socket's own default would be 2 x CPUs + 2)."""
+    code = ("import hpsocket\n"
+            "class Echo(hpsocket.TcpServer):\n"
+            "    def on_receive(self, conn_id, data): pass\n"
+            "print(Echo().worker_threads)\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _PKG_PARENT + (os.pathsep + env["PYTHONPATH"]
+                                       if env.get("PYTHONPATH") else "")
     try:
-        import hpsocket
-        srv = hpsocket.TcpServer()
-        try:
-            return srv.worker_threads
-        finally:
-            del srv
-    except Exception:
+        out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env=env, cwd=_PKG_PARENT,
+                             preexec_fn=_affinity(cpu), timeout=60)
+        return int(out.stdout.decode().strip()) if out.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
 
 
@@ -403,7 +414,7 @@ def _run_once(col, scenario_name, scenario, rnd, cfg, paths, env):
            "failure": "", "note": ""}
     pack = col.kind in servers.PACK_KINDS
     cpus = cfg["pin_cpus"] or (None, None)
-    argv = servers.command(col.kind, col.workers or 0, native_paths=paths)
+    argv = servers.command(col.kind, col.resolved_workers or 0, native_paths=paths)
     srv = None
     try:
         srv = _Server(argv, cpus[0], env)
@@ -508,6 +519,13 @@ def _ratios(cols, med):
             mine, theirs = m["messages_per_s"], med[ref.label]["messages_per_s"]
             if mine and theirs:
                 m["vs_" + key] = mine / theirs
+        # Against the usual single-threaded alternative: throughput and tail
+        # latency as multiples of uvloop's.
+        uv = next((u for u in cols if u.kind == "uvloop"), None)
+        for key in ("messages_per_s", "p50_us", "p99_us", "p999_us"):
+            mine = m[key]
+            theirs = med[uv.label][key] if uv is not None else None
+            m[key + "_vs_uvloop"] = mine / theirs if mine is not None and theirs else None
 
 
 def _fmt(value, digits=0, unit=""):
@@ -592,6 +610,35 @@ def _summary(names, cols, results, out):
                 cells.append(_fmt(m["messages_per_s"]) + ("" if r is None else " (%.2fx)" % r))
         out("| %s | %s |" % (c.label, " | ".join(cells)))
     out("")
+    _latency_summary(names, cols, results, out)
+
+
+def _latency_summary(names, cols, results, out):
+    """p50 / p99 / p99.9 of every server and scenario, with p99 and p99.9 as
+    multiples of uvloop's (or asyncio's when uvloop did not run)."""
+    ref = next((c for c in cols if c.kind == "uvloop"), None) or \
+        next((c for c in cols if c.kind == "asyncio"), None)
+    out("### Summary: median latency p50 / p99 / p99.9, microseconds%s"
+        % ("" if ref is None else " (p99, p99.9 x %s)" % ref.kind))
+    out("")
+    out("| server | " + " | ".join(names) + " |")
+    out("|---|" + "---:|" * len(names))
+    for c in cols:
+        cells = []
+        for n in names:
+            m = results[n][c.label]
+            if m["p50_us"] is None:
+                cells.append("FAILED" if m["runs"] else "-")
+                continue
+            cell = "%s / %s / %s" % (_fmt(m["p50_us"]), _fmt(m["p99_us"]), _fmt(m["p999_us"]))
+            if ref is not None and c is not ref:
+                r = results[n][ref.label]
+                if r["p99_us"] and r["p999_us"] and m["p99_us"] is not None:
+                    cell += " (%.2fx, %.2fx)" % (m["p99_us"] / r["p99_us"],
+                                                 m["p999_us"] / r["p999_us"])
+            cells.append(cell)
+        out("| %s | %s |" % (c.label, " | ".join(cells)))
+    out("")
 
 
 def _header(machine, cfg, cols, skipped, out):
@@ -664,11 +711,6 @@ def main(argv=None):
     for label, why in unavailable.items():
         skipped.append((label, why))
 
-    default_w = _default_workers()
-    for c in cols:
-        if c.kind in servers.HP_KINDS:
-            c.resolved_workers = c.workers if c.workers is not None else default_w
-
     pin = args.pin
     try:
         allowed = sorted(os.sched_getaffinity(0))
@@ -680,6 +722,11 @@ def main(argv=None):
         print("bench: --pin needs two usable CPUs; running unpinned", file=sys.stderr)
         pin = False
     cfg["pin_cpus"] = (allowed[0], allowed[1]) if pin else None
+
+    default_w = _default_workers(cfg["pin_cpus"][0] if pin else None)
+    for c in cols:
+        if c.kind in servers.HP_KINDS:
+            c.resolved_workers = c.workers if c.workers is not None else default_w
 
     try:
         paths = native.build()
