@@ -135,7 +135,7 @@ def extensions():
         + [f"-Wl,-rpath,{lib_dir}" if LIB_DIR else "-Wl,-rpath,$ORIGIN"],
         define_macros=macros,
         extra_compile_args=cflags,
-        depends=["hpsocket/_native.h", "hpsocket/_direct_send.h", "hpsocket/_pack.h"] + glob.glob("hpsocket/*.pxi") + glob.glob("hpsocket/includes/*.pxd"),
+        depends=glob.glob("hpsocket/_*.h") + glob.glob("hpsocket/*.pxi") + glob.glob("hpsocket/includes/*.pxd"),
     )
     return cythonize([ext], compiler_directives=directives, include_path=[HERE],
                      annotate=DEBUG, build_dir=os.path.join("build", "cython-" + MODE.replace("=", "-").replace(",", "-")))

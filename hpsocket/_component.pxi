@@ -59,16 +59,15 @@ cdef DWORD _default_workers(unsigned int mask) except 0:
 # connection's send lock, and a worker can hold that lock while it calls back
 # into Python (a failed write closes the connection and fires OnClose from
 # inside HandleSend), so holding the GIL here deadlocks (tests/stress: send
-# from a thread while the peer resets).  hps_send (_direct_send.h) writes
+# from a thread while the peer resets).  hps_send (_send.h) writes
 # replies from the connection's own callbacks straight to the socket.
 #
-# bufs[0] is left empty for the pack model's header (_pack.h): the rest,
+# bufs[0] is left empty for the pack model's header (_frame.h): the rest,
 # bufs[1:count], is what to send, at most total bytes together.
 cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, int count,
                               size_t total) noexcept:
     cdef BOOL ok
     cdef hps_ctx* ctx = self._ctx
-    cdef const Ops* ops = self._ops
     cdef void* handle = self._handle
     cdef uint32_t header
     if ctx.model == MODEL_PACK:
@@ -79,7 +78,7 @@ cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, i
         bufs += 1
         count -= 1
     with nogil:
-        ok = hps_send(ctx, handle, conn_id, bufs, count, ops.send_packets, ops.get_pending)
+        ok = hps_send(ctx, handle, conn_id, bufs, count)
     return ok
 
 
@@ -149,12 +148,23 @@ cdef object _not_connected(object conn_id):
     return HPSocketError(SE_INVALID_PARAM, f"no such connection: {conn_id}", ENOTCONN)
 
 
+cdef inline bint _direct_writes_possible(const Ops* ops, unsigned int mask) noexcept:
+    """Direct writes (_send.h) where the family can make them and the library
+    reports nothing about what is sent."""
+    return (ops.native.caps & HPS_CAP_DIRECT_WRITE) != 0 and not (mask & EV_SEND)
+
+
+def _stop_in_thread(Component component):
+    """Thread target of a stop() asked for inside an event handler."""
+    component._stop_now()
+
+
 cdef class Component:
     """Base of every hpsocket component.  Not instantiated directly: use one of
     the nine ``Tcp*`` classes (or subclass one)."""
 
     # Names accepted as constructor keywords; each role class extends this.
-    _OPTIONS = frozenset({"no_delay"})
+    _OPTIONS = frozenset({"no_delay", "direct_writes"})
 
     def __cinit__(self, *args, **kwargs):
         self._ctx = NULL
@@ -190,7 +200,7 @@ cdef class Component:
         self._fn_shutdown = fns.get(EV_SHUTDOWN)
         self._fn_refused = fns.get(EV_REFUSED)
 
-        ctx = hps_ctx_new()
+        ctx = hps_ctx_new(&ops.native)
         if ctx == NULL:
             raise MemoryError()
         ctx.role = ops.role
@@ -198,12 +208,7 @@ cdef class Component:
         ctx.pack_max = HPS_PACK_DEFAULT_SIZE
         ctx.mask = mask
         ctx.no_delay = 1
-        # Direct writes (_direct_send.h) only where the library reports
-        # nothing about what is sent.
-        ctx.direct_ok = not (mask & EV_SEND)
-        ctx.listen_fd = -1
-        ctx.get_conn_extra = ops.get_conn_extra
-        ctx.set_conn_extra = ops.set_conn_extra
+        ctx.direct_ok = _direct_writes_possible(ops, mask)
         self._ctx = ctx
         self._ops = ops
         with nogil:
@@ -250,7 +255,7 @@ cdef class Component:
         if self._ctx != NULL:
             if self._ctx.client_conn != NULL:
                 Py_XDECREF(self._ctx.client_conn.extra)
-                hps_conn_free(self._ctx.client_conn)
+                hps_conn_free(self._ctx, self._ctx.client_conn)
             hps_ctx_free(self._ctx)
             self._ctx = NULL
 
@@ -434,17 +439,14 @@ cdef class Component:
                             f"{type(self).__name__}.start failed: {_cstr(self._ops.get_last_error_desc(self._handle))}",
                             err or None)
 
-    def _release_running(self):
+    cdef int _release_running(self) except -1:
         """After the native component stopped: drop the self-reference."""
         _live.discard(self)
         self._stopped.set()
         if self._holding_self:
             self._holding_self = False
             Py_DECREF(self)
-
-    cdef int _raise_last_error(self, str what) except -1:
-        raise HPSocketError(self._ops.get_last_error(self._handle),
-                            f"{what}: {_cstr(self._ops.get_last_error_desc(self._handle))}")
+        return 0
 
     def stop(self):
         """Stop the component: close every connection, wait for the worker
@@ -457,26 +459,26 @@ cdef class Component:
         if hps_in_callback():
             if not self._ctx.stop_requested:
                 self._ctx.stop_requested = 1
-                threading.Thread(target=self._stop_now, name="hpsocket-stop").start()
+                threading.Thread(target=_stop_in_thread, args=(self,), name="hpsocket-stop").start()
             return
         self._stop_now()
 
-    def _stop_now(self):
+    cdef int _stop_now(self) except -1:
         cdef void* handle = self._handle
         cdef const Ops* ops = self._ops
-        cdef BOOL ok
         with self._lifecycle:
             if ops.get_state(handle) != SS_STOPPED:
                 with nogil:
                     if self._ctx.listen_fd >= 0:
                         hps_quiesce_listener(self._ctx.listen_fd)
                         self._ctx.listen_fd = -1
-                    ok = ops.stop(handle)
+                    ops.stop(handle)
                     # A component that is still starting or stopping in another
                     # thread is waited for.
                     while ops.get_state(handle) != SS_STOPPED:
                         usleep(1000)
             self._release_running()
+        return 0
 
     def wait(self, timeout=None):
         """Block until the component is stopped; True if it is, False on
@@ -539,6 +541,19 @@ cdef class Component:
             self._require_stopped("no_delay")
             self._ctx.no_delay = 1 if value else 0
 
+    property direct_writes:
+        """Whether what a connection's own event handler sends is written
+        straight to its socket when the handler returns (default True),
+        instead of going through HP-Socket's send queue, which costs an
+        eventfd wake-up and epoll re-arming per reply.  Always False for a
+        class that handles on_send, which reports what the library wrote."""
+        def __get__(self):
+            return bool(self._ctx.direct_ok)
+
+        def __set__(self, value):
+            self._require_stopped("direct_writes")
+            self._ctx.direct_ok = (1 if value else 0) and _direct_writes_possible(self._ops, self._ctx.mask)
+
     # -- shared implementation of the connection methods ----------------------
 
     cdef int _require_stopped(self, str what) except -1:
@@ -547,13 +562,18 @@ cdef class Component:
         return 0
 
     cdef object _tunable_get(self, int index):
-        cdef DWORD v = self._ops.tunables[index].get(self._handle)
+        cdef DWORD v
+        if self._ops.tunables[index].get == NULL:   # a family without it
+            raise AttributeError(f"{type(self).__name__} has no {TUNABLE_NAMES[index]}")
+        v = self._ops.tunables[index].get(self._handle)
         if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS:
             return v != 0
         return v
 
     cdef int _tunable_set(self, int index, object value) except -1:
         name = TUNABLE_NAMES[index]
+        if self._ops.tunables[index].set == NULL:
+            raise AttributeError(f"{type(self).__name__} has no {name}")
         if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS:
             value = 1 if value else 0
         elif not isinstance(value, int) or isinstance(value, bool):
@@ -686,8 +706,8 @@ cdef class Component:
                 tp = &tb
             c_fname = fname
             with nogil:
-                if not hps_is_owner(self._ctx, self._handle, conn_id):
-                    hps_direct_forbid(self._ctx, conn_id)   # see _direct_send.h
+                if not hps_is_owner(self._handle, self._ctx.role, conn_id):
+                    hps_direct_forbid(self._ctx, conn_id)   # see _send.h
                 hps_out_flush_for(self._ctx, self._handle, conn_id)
                 ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
         finally:
@@ -713,7 +733,7 @@ cdef class Component:
 
     cdef object _pending(self, HP_CONNID conn_id):
         cdef int n = 0
-        if not self._ops.get_pending(self._handle, conn_id, &n):
+        if not self._ops.native.get_pending(self._handle, conn_id, &n):
             raise _not_connected(conn_id)
         return n
 
@@ -797,7 +817,7 @@ cdef class Component:
 
     cdef En_HP_FetchResult _fetch_raw(self, HP_CONNID conn_id, BYTE* buf, int n, bint peek) noexcept:
         """Fetch or peek from the connection's receive buffer (hpsocket's
-        own: see hps_conn_append), under the context's lock, which no holder
+        own: see hps_buf_append), under the context's lock, which no holder
         keeps while waiting for the GIL, so the GIL stays held."""
         cdef hps_conn* rec
         cdef int known = 0
@@ -805,7 +825,7 @@ cdef class Component:
         hps_lock(self._ctx)
         rec = hps_conn_get(self._ctx, conn_id, 0, &known)
         if known and (self._ops.role != ROLE_CLIENT or self._ops.get_state(self._handle) == SS_STARTED):
-            if rec != NULL and hps_conn_take(rec, <unsigned char*>buf, n, peek):
+            if rec != NULL and hps_buf_take(&rec.inbuf, <unsigned char*>buf, n, peek):
                 rc = FR_OK
             else:
                 rc = FR_LENGTH_TOO_LONG   # fewer than n bytes buffered

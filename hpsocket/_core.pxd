@@ -7,7 +7,7 @@
 # role's API; the nine Tcp* classes add the receive model.
 
 from hpsocket.includes.hpsocket4c cimport *
-from hpsocket.includes.native cimport hps_ctx, hps_conn
+from hpsocket.includes.native cimport hps_ctx, hps_conn, hps_ops
 
 # A numeric setting: the native getter and setter (NULL where the class has none).
 ctypedef struct Tunable:
@@ -15,7 +15,9 @@ ctypedef struct Tunable:
     void (*set)(void* handle, DWORD value) noexcept nogil
 
 # Native functions of one class, so that role and model code is written once.
+# ``native`` is the part the C helpers call themselves (hps_ops, _ctx.h).
 ctypedef struct Ops:
+    hps_ops native
     int role
     int model
     const char* name
@@ -27,20 +29,16 @@ ctypedef struct Ops:
     En_HP_ServiceState (*get_state)(void* handle) noexcept nogil
     En_HP_SocketError (*get_last_error)(void* handle) noexcept nogil
     LPCTSTR (*get_last_error_desc)(void* handle) noexcept nogil
-    BOOL (*send_packets)(void* handle, HP_CONNID conn_id, const WSABUF* bufs, int count) noexcept nogil
     BOOL (*send_small_file)(void* handle, HP_CONNID conn_id, LPCTSTR path, LPWSABUF head, LPWSABUF tail) noexcept nogil
     BOOL (*disconnect)(void* handle, HP_CONNID conn_id, BOOL force) noexcept nogil
     BOOL (*get_local_address)(void* handle, HP_CONNID conn_id, TCHAR* buf, int* length, USHORT* port) noexcept nogil
     BOOL (*get_remote_address)(void* handle, HP_CONNID conn_id, TCHAR* buf, int* length, USHORT* port) noexcept nogil
-    BOOL (*get_pending)(void* handle, HP_CONNID conn_id, int* pending) noexcept nogil
     BOOL (*pause_receive)(void* handle, HP_CONNID conn_id, BOOL pause) noexcept nogil
     BOOL (*is_paused)(void* handle, HP_CONNID conn_id, BOOL* paused) noexcept nogil
     BOOL (*get_connect_period)(void* handle, HP_CONNID conn_id, DWORD* period) noexcept nogil
     BOOL (*get_silence_period)(void* handle, HP_CONNID conn_id, DWORD* period) noexcept nogil
     BOOL (*disconnect_long)(void* handle, DWORD period, BOOL force) noexcept nogil
     BOOL (*disconnect_silence)(void* handle, DWORD period, BOOL force) noexcept nogil
-    BOOL (*get_conn_extra)(void* handle, HP_CONNID conn_id, PVOID* extra) noexcept nogil
-    BOOL (*set_conn_extra)(void* handle, HP_CONNID conn_id, PVOID extra) noexcept nogil
     Tunable tunables[16]
 
 
@@ -66,7 +64,8 @@ cdef class Component:
     cdef int _setup(self, const Ops* ops) except -1
     cdef int _register_callbacks(self) except -1
     cdef int _after_start(self, BOOL ok) except -1
-    cdef int _raise_last_error(self, str what) except -1
+    cdef int _release_running(self) except -1
+    cdef int _stop_now(self) except -1
     cdef object _tunable_get(self, int index)
     cdef int _tunable_set(self, int index, object value) except -1
     cdef int _require_stopped(self, str what) except -1

@@ -11,7 +11,7 @@ def _pack_flag_get(Component self):
 def _pack_flag_set(Component self, value):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"pack_header_flag must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0x3FF:
+    if not 0 <= value <= HPS_PACK_MAX_FLAG:
         raise ValueError(f"pack_header_flag must be in 0..0x3FF (10 bits), not {value:#x}")
     self._require_stopped("pack_header_flag")
     self._ctx.pack_flag = <unsigned int>value
@@ -24,7 +24,7 @@ def _pack_size_get(Component self):
 def _pack_size_set(Component self, value):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"max_pack_size must be an int, not {type(value).__name__}")
-    if not 1 <= value <= 0x3FFFFF:
+    if not 1 <= value <= HPS_PACK_MAX_SIZE:
         raise ValueError(f"max_pack_size must be in 1..0x3FFFFF (4194303), not {value}")
     self._require_stopped("max_pack_size")
     self._ctx.pack_max = <unsigned int>value
@@ -37,7 +37,7 @@ _max_pack_size_doc = ("Largest pack body, 1..0x3FFFFF bytes (default 0x40000 = 2
                       "announcing more is disconnected (EMSGSIZE); sending more raises ValueError.")
 
 
-def _check_length(n):
+cdef Py_ssize_t _check_length(object n) except -1:
     if not isinstance(n, int) or isinstance(n, bool):
         raise TypeError(f"length must be an int, not {type(n).__name__}")
     if n < 0:

@@ -3,18 +3,8 @@
 # id is ignored) so that one implementation of each method serves all roles.
 # The pull and pack classes run over the library's push components: hpsocket
 # buffers received bytes for pull itself, as the library's pull buffers are
-# not safe to fetch from other threads (hps_conn_append in _native.h), and
-# frames packs itself (_pack.h).
-
-cdef enum:
-    ROLE_SERVER = 0
-    ROLE_AGENT = 1
-    ROLE_CLIENT = 2
-
-cdef enum:
-    MODEL_PUSH = 0
-    MODEL_PULL = 1
-    MODEL_PACK = 2
+# not safe to fetch from other threads (hps_buf_append in _buf.h, under the context's lock), and
+# frames packs itself (_frame.h).
 
 # Indices into Ops.tunables.
 cdef enum:
@@ -100,25 +90,26 @@ cdef Ops OPS_TCP_CLIENT, OPS_TCP_PULL_CLIENT, OPS_TCP_PACK_CLIENT
 
 cdef void _fill_server(Ops* o) noexcept:
     memset(o, 0, sizeof(Ops))
+    o.native.caps = HPS_CAP_SOCKET_FD | HPS_CAP_DIRECT_WRITE
     o.role = ROLE_SERVER
     o.stop = HP_Server_Stop
     o.get_state = HP_Server_GetState
     o.get_last_error = HP_Server_GetLastError
     o.get_last_error_desc = HP_Server_GetLastErrorDesc
-    o.send_packets = HP_Server_SendPackets
+    o.native.send_packets = HP_Server_SendPackets
     o.send_small_file = HP_TcpServer_SendSmallFile
     o.disconnect = HP_Server_Disconnect
     o.get_local_address = HP_Server_GetLocalAddress
     o.get_remote_address = HP_Server_GetRemoteAddress
-    o.get_pending = HP_Server_GetPendingDataLength
+    o.native.get_pending = HP_Server_GetPendingDataLength
     o.pause_receive = HP_Server_PauseReceive
     o.is_paused = HP_Server_IsPauseReceive
     o.get_connect_period = HP_Server_GetConnectPeriod
     o.get_silence_period = HP_Server_GetSilencePeriod
     o.disconnect_long = HP_Server_DisconnectLongConnections
     o.disconnect_silence = HP_Server_DisconnectSilenceConnections
-    o.get_conn_extra = HP_Server_GetConnectionExtra
-    o.set_conn_extra = HP_Server_SetConnectionExtra
+    o.native.get_conn_extra = HP_Server_GetConnectionExtra
+    o.native.set_conn_extra = HP_Server_SetConnectionExtra
     o.tunables[T_WORKER_THREADS].get = HP_Server_GetWorkerThreadCount
     o.tunables[T_WORKER_THREADS].set = HP_Server_SetWorkerThreadCount
     o.tunables[T_MAX_CONNECTIONS].get = HP_Server_GetMaxConnectionCount
@@ -149,25 +140,26 @@ cdef void _fill_server(Ops* o) noexcept:
 
 cdef void _fill_agent(Ops* o) noexcept:
     memset(o, 0, sizeof(Ops))
+    o.native.caps = HPS_CAP_SOCKET_FD | HPS_CAP_DIRECT_WRITE
     o.role = ROLE_AGENT
     o.stop = HP_Agent_Stop
     o.get_state = HP_Agent_GetState
     o.get_last_error = HP_Agent_GetLastError
     o.get_last_error_desc = HP_Agent_GetLastErrorDesc
-    o.send_packets = HP_Agent_SendPackets
+    o.native.send_packets = HP_Agent_SendPackets
     o.send_small_file = HP_TcpAgent_SendSmallFile
     o.disconnect = HP_Agent_Disconnect
     o.get_local_address = HP_Agent_GetLocalAddress
     o.get_remote_address = HP_Agent_GetRemoteAddress
-    o.get_pending = HP_Agent_GetPendingDataLength
+    o.native.get_pending = HP_Agent_GetPendingDataLength
     o.pause_receive = HP_Agent_PauseReceive
     o.is_paused = HP_Agent_IsPauseReceive
     o.get_connect_period = HP_Agent_GetConnectPeriod
     o.get_silence_period = HP_Agent_GetSilencePeriod
     o.disconnect_long = HP_Agent_DisconnectLongConnections
     o.disconnect_silence = HP_Agent_DisconnectSilenceConnections
-    o.get_conn_extra = HP_Agent_GetConnectionExtra
-    o.set_conn_extra = HP_Agent_SetConnectionExtra
+    o.native.get_conn_extra = HP_Agent_GetConnectionExtra
+    o.native.set_conn_extra = HP_Agent_SetConnectionExtra
     o.tunables[T_WORKER_THREADS].get = HP_Agent_GetWorkerThreadCount
     o.tunables[T_WORKER_THREADS].set = HP_Agent_SetWorkerThreadCount
     o.tunables[T_MAX_CONNECTIONS].get = HP_Agent_GetMaxConnectionCount
@@ -196,16 +188,17 @@ cdef void _fill_agent(Ops* o) noexcept:
 
 cdef void _fill_client(Ops* o) noexcept:
     memset(o, 0, sizeof(Ops))
+    o.native.caps = HPS_CAP_SOCKET_FD | HPS_CAP_DIRECT_WRITE
     o.role = ROLE_CLIENT
     o.stop = HP_Client_Stop
     o.get_state = HP_Client_GetState
     o.get_last_error = HP_Client_GetLastError
     o.get_last_error_desc = HP_Client_GetLastErrorDesc
-    o.send_packets = _client_send_packets
+    o.native.send_packets = _client_send_packets
     o.send_small_file = _client_send_small_file
     o.get_local_address = _client_get_local
     o.get_remote_address = _client_get_remote
-    o.get_pending = _client_get_pending
+    o.native.get_pending = _client_get_pending
     o.pause_receive = _client_pause
     o.is_paused = _client_is_paused
     o.tunables[T_SOCKET_BUFFER_SIZE].get = HP_TcpClient_GetSocketBufferSize

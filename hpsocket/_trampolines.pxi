@@ -5,17 +5,6 @@
 # component is gone or when the interpreter is exiting; otherwise it takes the
 # GIL once and calls one dispatcher method of the component.
 
-cdef enum:
-    EV_PREPARE = 1 << 0
-    EV_ACCEPT = 1 << 1
-    EV_CONNECT = 1 << 2
-    EV_HANDSHAKE = 1 << 3
-    EV_SEND = 1 << 4
-    EV_RECEIVE = 1 << 5
-    EV_CLOSE = 1 << 6
-    EV_SHUTDOWN = 1 << 7
-    EV_REFUSED = 1 << 8
-
 # (bit, method name per role) for the override check and on_error's argument.
 _EVENTS = (
     (EV_PREPARE, ("on_prepare_listen", "on_prepare_connect", "on_prepare_connect")),
@@ -51,7 +40,7 @@ cdef void _release_conn(hps_ctx* ctx, HP_CONNID conn_id) noexcept nogil:
             Py_XDECREF(rec.extra)
     # Once the interpreter is exiting the extra object is left alone.
     rec.extra = NULL
-    hps_conn_free(rec)
+    hps_conn_free(ctx, rec)
 
 
 cdef int _pack_close_error(hps_ctx* ctx, HP_CONNID conn_id, int error) noexcept nogil:
@@ -77,10 +66,10 @@ cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept n
     ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
+    hps_call_begin()
     with gil:
         rc = (<Component><object>ctx.owner)._ev_prepare(0, fd)
-    hps_leave_callback()
+    hps_call_end()
     return rc
 
 
@@ -94,10 +83,10 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
     ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
+    hps_call_begin()
     with gil:
         rc = (<Component><object>ctx.owner)._ev_prepare(conn_id, fd)
-    hps_leave_callback()
+    hps_call_end()
     return rc
 
 
@@ -116,22 +105,20 @@ cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd)
         __atomic_add_fetch(&ctx.refused, 1, __ATOMIC_RELAXED)
         handled = _handled(sender, EV_REFUSED)
         if handled != NULL:
-            hps_enter_callback()
+            hps_call_begin()
             with gil:
                 (<Component><object>ctx.owner)._ev_refused(conn_id)
-            hps_leave_callback()
+            hps_call_end()
         return HR_ERROR
     if ctx.no_delay:
         hps_set_nodelay(fd)
     hps_conn_set_fd(ctx, conn_id, fd)
     handled = _handled(sender, EV_ACCEPT)
     if handled != NULL:
-        hps_enter_callback()
-        saved = hps_owner_enter(sender, conn_id)
+        saved = hps_conn_call_begin(sender, conn_id)
         with gil:
             rc = (<Component><object>ctx.owner)._ev_accept(conn_id, fd)
-        hps_owner_leave(saved)
-        hps_leave_callback()
+        hps_conn_call_end(saved)
     if rc == HR_ERROR:
         # The library drops the connection without OnClose: release here
         # whatever on_accept attached to it.
@@ -146,12 +133,10 @@ cdef En_HP_HandleResult _on_connect(void* sender, HP_CONNID conn_id) noexcept no
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
-    saved = hps_owner_enter(sender, conn_id)
+    saved = hps_conn_call_begin(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_connect(conn_id)
-    hps_owner_leave(saved)
-    hps_leave_callback()
+    hps_conn_call_end(saved)
     return rc
 
 
@@ -161,12 +146,10 @@ cdef En_HP_HandleResult _on_handshake(void* sender, HP_CONNID conn_id) noexcept 
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
-    saved = hps_owner_enter(sender, conn_id)
+    saved = hps_conn_call_begin(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_handshake(conn_id)
-    hps_owner_leave(saved)
-    hps_leave_callback()
+    hps_conn_call_end(saved)
     return rc
 
 
@@ -176,12 +159,10 @@ cdef En_HP_HandleResult _on_send(void* sender, HP_CONNID conn_id, const BYTE* da
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
-    saved = hps_owner_enter(sender, conn_id)
+    saved = hps_conn_call_begin(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_send(conn_id, data, length)
-    hps_owner_leave(saved)
-    hps_leave_callback()
+    hps_conn_call_end(saved)
     return rc
 
 
@@ -191,18 +172,16 @@ cdef En_HP_HandleResult _on_receive(void* sender, HP_CONNID conn_id, const BYTE*
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
-    saved = hps_owner_enter(sender, conn_id)
+    saved = hps_conn_call_begin(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_receive(conn_id, data, length)
-    hps_owner_leave(saved)
-    hps_leave_callback()
+    hps_conn_call_end(saved)
     return rc
 
 
 cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
     """The pull model's OnReceive (over a push component): keep the bytes in
-    the connection's buffer (see hps_conn_append), then report how many
+    the connection's buffer (see hps_buf_append), then report how many
     are buffered."""
     cdef hps_owner saved
     cdef hps_ctx* ctx = hps_lookup(sender)
@@ -215,25 +194,23 @@ cdef En_HP_HandleResult _on_pull_receive(void* sender, HP_CONNID conn_id, const 
     hps_lock(ctx)
     rec = hps_conn_get(ctx, conn_id, 1, &known)
     if rec != NULL:
-        total = hps_conn_append(rec, <const unsigned char*>data, length)
+        total = hps_buf_append(&rec.inbuf, <const unsigned char*>data, length)
     hps_unlock(ctx)
     if total < 0:
         return HR_ERROR     # out of memory, or over 2 GiB unfetched
     ctx = _handled(sender, EV_RECEIVE)
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
-    saved = hps_owner_enter(sender, conn_id)
+    saved = hps_conn_call_begin(sender, conn_id)
     with gil:
         rc = (<Component><object>ctx.owner)._ev_pull_receive(conn_id, <int>total)
-    hps_owner_leave(saved)
-    hps_leave_callback()
+    hps_conn_call_end(saved)
     return rc
 
 
 cdef En_HP_HandleResult _on_pack_receive(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
     """The pack model's OnReceive (over a push component): split the stream
-    into packets (_pack.h) and hand their bodies to on_receive, taking the
+    into packets (_frame.h) and hand their bodies to on_receive, taking the
     GIL once for all the packets of a chunk.  The start of an incomplete
     packet waits in the connection's buffer, which only this callback of
     the connection touches."""
@@ -254,22 +231,20 @@ cdef En_HP_HandleResult _on_pack_receive(void* sender, HP_CONNID conn_id, const 
     hps_unlock(ctx)
     if rec == NULL:
         return HR_ERROR     # out of memory
-    buffered = rec.tail > rec.head
+    buffered = hps_buf_len(&rec.inbuf) > 0
     if buffered:
-        if hps_conn_append(rec, <const unsigned char*>data, length) < 0:
+        if hps_buf_append(&rec.inbuf, <const unsigned char*>data, length) < 0:
             return HR_ERROR
-        src = rec.buf + rec.head
-        n = rec.tail - rec.head
+        src = rec.inbuf.buf + rec.inbuf.head
+        n = hps_buf_len(&rec.inbuf)
     else:
         src = <const unsigned char*>data
         n = <size_t>length
     if _handled(sender, EV_RECEIVE) != NULL:
-        hps_enter_callback()
-        saved = hps_owner_enter(sender, conn_id)
+        saved = hps_conn_call_begin(sender, conn_id)
         with gil:
             rc = (<Component><object>ctx.owner)._ev_pack_receive(conn_id, src, n, &pos, &err)
-        hps_owner_leave(saved)
-        hps_leave_callback()
+        hps_conn_call_end(saved)
     else:
         while True:
             err = hps_pack_next(src, n, &pos, ctx.pack_flag, ctx.pack_max, &body, &body_len)
@@ -281,8 +256,8 @@ cdef En_HP_HandleResult _on_pack_receive(void* sender, HP_CONNID conn_id, const 
     if rc == HR_ERROR:
         return HR_ERROR
     if buffered:
-        hps_conn_consume(rec, pos)
-    elif pos < n and hps_conn_append(rec, src + pos, <int>(n - pos)) < 0:
+        hps_buf_consume(&rec.inbuf, pos)
+    elif pos < n and hps_buf_append(&rec.inbuf, src + pos, <int>(n - pos)) < 0:
         return HR_ERROR
     return rc
 
@@ -295,10 +270,10 @@ cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketO
     if ctx.model == MODEL_PACK and op == SO_RECEIVE:
         error = _pack_close_error(ctx, conn_id, error)
     if _handled(sender, EV_CLOSE) != NULL:
-        hps_enter_callback()
+        hps_call_begin()
         with gil:
             rc = (<Component><object>ctx.owner)._ev_close(conn_id, op, error)
-        hps_leave_callback()
+        hps_call_end()
     # After on_close, so that get_extra and fetch still work inside it.
     _release_conn(ctx, conn_id)
     if ctx.role == ROLE_SERVER:
@@ -311,10 +286,10 @@ cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
-    hps_enter_callback()
+    hps_call_begin()
     with gil:
         rc = (<Component><object>ctx.owner)._ev_shutdown()
-    hps_leave_callback()
+    hps_call_end()
     return rc
 
 

@@ -57,7 +57,7 @@ AGENTS = (hpsocket.TcpAgent, hpsocket.TcpPullAgent, hpsocket.TcpPackAgent)
 CLIENTS = (hpsocket.TcpClient, hpsocket.TcpPullClient, hpsocket.TcpPackClient)
 ALL_CLASSES = SERVERS + AGENTS + CLIENTS
 PACK_CLASSES = (hpsocket.TcpPackServer, hpsocket.TcpPackAgent, hpsocket.TcpPackClient)
-BOOL_OPTIONS = frozenset({"no_delay", "mark_silence", "reuse_address"})
+BOOL_OPTIONS = frozenset({"no_delay", "direct_writes", "mark_silence", "reuse_address"})
 
 
 class _Weird:

@@ -15,7 +15,7 @@ Kinds (``KINDS``):
 - ``hpsocket-push``, ``hpsocket-pack``, ``hpsocket-pull``: subclasses of
   ``hpsocket.TcpServer`` / ``TcpPackServer`` / ``TcpPullServer``;
 - ``hpsocket-push-queued``: ``hpsocket-push`` with every reply going through
-  HP-Socket's own send queue (no direct writes; see ``_direct_send.h``);
+  HP-Socket's own send queue (``direct_writes=False``; see ``_send.h``);
 - ``ctypes-push``, ``ctypes-pack``: the old ctypes binding (PyPI
   ``HPSocket==0.9.3``), ``TcpPush.HP_TcpPushServer`` / ``TcpPack.HP_TcpPackServer``;
 - ``asyncio``, ``uvloop``: one ``asyncio.Protocol`` echo on the default
@@ -131,27 +131,25 @@ def _install_signals():
 def _serve_hpsocket(model, workers, pack_flag):
     import hpsocket
 
+    options = {}
     if model == "push-queued":
-        from hpsocket import _core
-        _core._set_direct_send(False)
+        options["direct_writes"] = False
         model = "push"
     if model == "push":
         class Echo(hpsocket.TcpServer):
             def on_receive(self, conn_id, data):
                 self.send(conn_id, data)
-        options = {}
     elif model == "pack":
         class Echo(hpsocket.TcpPackServer):
             def on_receive(self, conn_id, body):
                 self.send(conn_id, body)
-        options = {"pack_header_flag": pack_flag, "max_pack_size": MAX_PACK_BODY}
+        options.update(pack_header_flag=pack_flag, max_pack_size=MAX_PACK_BODY)
     else:
         class Echo(hpsocket.TcpPullServer):
             def on_receive(self, conn_id, length):
                 data = self.fetch(conn_id, length)
                 if data:
                     self.send(conn_id, data)
-        options = {}
     if workers:
         options["worker_threads"] = workers
     options["no_delay"] = True

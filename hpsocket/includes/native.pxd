@@ -1,19 +1,72 @@
-# Declarations of hpsocket/_native.h: the GIL-free half of the trampolines.
+# Declarations of hpsocket's C helpers (hpsocket/_*.h), one block per header
+# as in pyzmq's _externs.pxd.  The headers form a DAG; see _base.h.
 
 from cpython.object cimport PyObject
 from libc.stdint cimport uint32_t
 from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, HP_CONNID, PVOID, WSABUF
 
-cdef extern from "_native.h" nogil:
+cdef extern from "_base.h" nogil:
+    enum:
+        ROLE_SERVER "HPS_ROLE_SERVER"
+        ROLE_AGENT "HPS_ROLE_AGENT"
+        ROLE_CLIENT "HPS_ROLE_CLIENT"
+    enum:
+        MODEL_PUSH "HPS_MODEL_PUSH"
+        MODEL_PULL "HPS_MODEL_PULL"
+        MODEL_PACK "HPS_MODEL_PACK"
+    enum:
+        EV_PREPARE "HPS_EV_PREPARE"
+        EV_ACCEPT "HPS_EV_ACCEPT"
+        EV_CONNECT "HPS_EV_CONNECT"
+        EV_HANDSHAKE "HPS_EV_HANDSHAKE"
+        EV_SEND "HPS_EV_SEND"
+        EV_RECEIVE "HPS_EV_RECEIVE"
+        EV_CLOSE "HPS_EV_CLOSE"
+        EV_SHUTDOWN "HPS_EV_SHUTDOWN"
+        EV_REFUSED "HPS_EV_REFUSED"
+
+    int hps_exiting()
+    void hps_set_exiting()
+
+    const int HPS_DEBUG
+    const char* const hps_counter_names[]
+    int hps_counters_read(long* out, int max)
+    long hps_counter_live_native
+    long hps_counter_in_flight
+    long hps_counter_gil_free_skips
+    void hps_count(long* c, long d)
+    void HPS_DEBUG_COUNT(long c, long d)
+
+cdef extern from "_buf.h" nogil:
+    ctypedef struct hps_buf:
+        unsigned char* buf
+        size_t head, tail
+    size_t hps_buf_len(const hps_buf* b)
+    long hps_buf_append(hps_buf* b, const unsigned char* p, int n)
+    int hps_buf_take(hps_buf* b, unsigned char* out, int n, int peek)
+    void hps_buf_consume(hps_buf* b, size_t n)
+
+cdef extern from "_ctx.h" nogil:
+    unsigned int HPS_CAP_SOCKET_FD
+    unsigned int HPS_CAP_DIRECT_WRITE
+
+    ctypedef struct hps_ops:
+        unsigned int caps
+        BOOL (*send_packets)(void*, HP_CONNID, const WSABUF*, int) noexcept nogil
+        BOOL (*get_pending)(void*, HP_CONNID, int*) noexcept nogil
+        BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
+        BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
+        void (*family_free)(void*) noexcept nogil
+
     ctypedef struct hps_conn:
         PyObject* extra
         int fd
         int close_error
-        unsigned char* buf
-        size_t head, tail
+        hps_buf inbuf
 
     ctypedef struct hps_ctx:
         void* sender
+        const hps_ops* ops
         PyObject* owner
         unsigned int mask
         int no_delay
@@ -29,68 +82,47 @@ cdef extern from "_native.h" nogil:
         long live_conns
         long max_conns
         long refused
-        BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
-        BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
 
-    hps_ctx* hps_ctx_new()
+    hps_ctx* hps_ctx_new(const hps_ops* ops)
     void hps_ctx_free(hps_ctx* ctx)
     void hps_lock(hps_ctx* ctx)
     void hps_unlock(hps_ctx* ctx)
-    hps_conn* hps_conn_new()
     hps_conn* hps_conn_get(hps_ctx* ctx, HP_CONNID conn_id, int create, int* known)
     hps_conn* hps_conn_detach(hps_ctx* ctx, HP_CONNID conn_id)
-    void hps_conn_free(hps_conn* c)
-    long hps_conn_append(hps_conn* c, const unsigned char* p, int n)
-    int hps_conn_take(hps_conn* c, unsigned char* out, int n, int peek)
-    void hps_conn_consume(hps_conn* c, size_t n)
+    void hps_conn_free(hps_ctx* ctx, hps_conn* c)
 
     hps_ctx* hps_lookup(void* sender)
     int hps_register(void* sender, hps_ctx* ctx)
     void hps_unregister(void* sender)
 
-    int hps_threadstate_init()
+cdef extern from "_thread.h" nogil:
+    int hps_thread_init()
+    int hps_set_pinning(int enabled)
     void hps_pin_thread_state()
-    void hps_enter_callback()
-    void hps_leave_callback()
     int hps_in_callback()
-    int hps_pin_enabled
+    ctypedef struct hps_owner:
+        pass
+    int hps_is_owner(void* sender, int role, HP_CONNID conn_id)
 
-    int hps_exiting()
-    void hps_set_exiting()
-
-    long hps_counter_live_native
-    long hps_counter_in_flight
-    long hps_counter_gil_free_skips
-    long hps_counter_conn_records
-    long hps_counter_pinned_states
-    long hps_counter_direct_writes
-    long hps_counter_direct_partial
-    long hps_counter_direct_waits
-    void hps_count(long* c, long d)
-    long hps_read(long* c)
-    void HPS_DEBUG_COUNT(long c, long d)
-
+cdef extern from "_tcp.h" nogil:
     void hps_set_nodelay(UINT_PTR fd)
     int hps_quiesce_listener(int listen_fd)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
     int hps_disconnect(hps_ctx* ctx, HP_CONNID conn_id, int force)
 
-    # _direct_send.h
-    ctypedef struct hps_owner:
-        pass
-    ctypedef BOOL (*hps_sendv_fn)(void*, HP_CONNID, const WSABUF*, int) noexcept nogil
-    ctypedef BOOL (*hps_pending_fn)(void*, HP_CONNID, int*) noexcept nogil
-    int hps_direct_send
-    hps_owner hps_owner_enter(void* sender, HP_CONNID conn_id)
-    void hps_owner_leave(hps_owner saved)
-    int hps_is_owner(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
+cdef extern from "_send.h" nogil:
+    int hps_send_init()
     void hps_direct_forbid(hps_ctx* ctx, HP_CONNID conn_id)
-    int hps_direct_init()
     void hps_out_flush_for(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
-    BOOL hps_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, WSABUF* bufs, int count,
-                  hps_sendv_fn sendv, hps_pending_fn pending)
+    BOOL hps_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, WSABUF* bufs, int count)
 
-    # _pack.h
+cdef extern from "_callback.h" nogil:
+    hps_owner hps_conn_call_begin(void* sender, HP_CONNID conn_id)
+    void hps_conn_call_end(hps_owner saved)
+    void hps_call_begin()
+    void hps_call_end()
+
+cdef extern from "_frame.h" nogil:
     unsigned int HPS_PACK_MAX_FLAG
     unsigned int HPS_PACK_MAX_SIZE
     unsigned int HPS_PACK_DEFAULT_SIZE

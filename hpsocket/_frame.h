@@ -1,5 +1,5 @@
 /*
- * _pack.h - HP-Socket's Pack framing, done by hpsocket over the library's
+ * _frame.h - HP-Socket's Pack framing, done by hpsocket over the library's
  * push components.
  *
  * Every packet is a 4-byte header and a body.  The header is a uint32 in the
@@ -11,11 +11,11 @@
  *
  * Why not the library's pack components: their send adds the header inside
  * the library, so a reply could not be written straight to the socket
- * (_direct_send.h), and they call back once per packet where hpsocket takes
+ * (_send.h), and they call back once per packet where hpsocket takes
  * the GIL once per received chunk.
  */
-#ifndef HPSOCKET_PACK_H
-#define HPSOCKET_PACK_H
+#ifndef HPSOCKET_FRAME_H
+#define HPSOCKET_FRAME_H
 
 #include <errno.h>
 #include <stdint.h>
@@ -56,4 +56,4 @@ static inline int hps_pack_next(const unsigned char *data, size_t n, size_t *pos
     return 1;
 }
 
-#endif /* HPSOCKET_PACK_H */
+#endif /* HPSOCKET_FRAME_H */
