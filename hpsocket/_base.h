@@ -22,17 +22,24 @@
 enum { HPS_ROLE_SERVER = 0, HPS_ROLE_AGENT = 1, HPS_ROLE_CLIENT = 2 };
 enum { HPS_MODEL_PUSH = 0, HPS_MODEL_PULL = 1, HPS_MODEL_PACK = 2 };
 
-/* Bits of hps_ctx.mask: the events the Python class handles. */
+/* Events, numbered across families (HTTP, WebSocket and UDP add theirs
+ * after HPS_EVI_REFUSED); bit HPS_EV_x = 1 << HPS_EVI_x of hps_ctx.mask says
+ * the Python class handles it. */
 enum {
-    HPS_EV_PREPARE = 1 << 0,
-    HPS_EV_ACCEPT = 1 << 1,
-    HPS_EV_CONNECT = 1 << 2,
-    HPS_EV_HANDSHAKE = 1 << 3,
-    HPS_EV_SEND = 1 << 4,
-    HPS_EV_RECEIVE = 1 << 5,
-    HPS_EV_CLOSE = 1 << 6,
-    HPS_EV_SHUTDOWN = 1 << 7,
-    HPS_EV_REFUSED = 1 << 8
+    HPS_EVI_PREPARE, HPS_EVI_ACCEPT, HPS_EVI_CONNECT, HPS_EVI_HANDSHAKE, HPS_EVI_SEND,
+    HPS_EVI_RECEIVE, HPS_EVI_CLOSE, HPS_EVI_SHUTDOWN, HPS_EVI_REFUSED,
+    HPS_EV_COUNT
+};
+enum {
+    HPS_EV_PREPARE = 1 << HPS_EVI_PREPARE,
+    HPS_EV_ACCEPT = 1 << HPS_EVI_ACCEPT,
+    HPS_EV_CONNECT = 1 << HPS_EVI_CONNECT,
+    HPS_EV_HANDSHAKE = 1 << HPS_EVI_HANDSHAKE,
+    HPS_EV_SEND = 1 << HPS_EVI_SEND,
+    HPS_EV_RECEIVE = 1 << HPS_EVI_RECEIVE,
+    HPS_EV_CLOSE = 1 << HPS_EVI_CLOSE,
+    HPS_EV_SHUTDOWN = 1 << HPS_EVI_SHUTDOWN,
+    HPS_EV_REFUSED = 1 << HPS_EVI_REFUSED
 };
 
 /* ------------------------------------------------------------------ */

@@ -7,31 +7,40 @@
 cdef dict _builtin_class_info = {}
 
 
-cdef tuple _class_info(type cls, int role):
-    """(mask, {bit: function}) of the events a class overrides, computed once
-    per class: an event whose method is Component's own default never takes
-    the GIL (it is not even registered with the library)."""
+cdef tuple _class_info(type cls, const Ops* ops):
+    """(mask, functions) of the events a class overrides, computed once per
+    class: functions[EVI_x] is the class's on_x, or None where the method is
+    Component's own default, which never takes the GIL (the event is not
+    even registered with the library)."""
     info = cls.__dict__.get("_hpsocket_events")
     if info is None:
         info = _builtin_class_info.get(cls)
     if info is not None:
         return info
     cdef unsigned int mask = 0
-    fns = {}
-    for bit, names in _EVENTS:
-        name = names[role]
+    fns = [None] * EV_COUNT
+    for index, names in <object>ops.events:
+        name = names[ops.role]
         if name is None:
             continue
         fn = getattr(cls, name, None)
         if fn is not None and fn is not getattr(Component, name):
-            mask |= bit
-            fns[bit] = fn
-    info = (mask, fns)
+            mask |= 1u << index
+            fns[index] = fn
+    info = (mask, tuple(fns))
     if cls.__flags__ & Py_TPFLAGS_HEAPTYPE:
         type.__setattr__(cls, "_hpsocket_events", info)
     else:
         _builtin_class_info[cls] = info
     return info
+
+
+cdef str _event_name(const Ops* ops, int index):
+    """The on_* method of event index for this class's family and role."""
+    for i, names in <object>ops.events:
+        if i == index:
+            return names[ops.role] or "on_error"
+    return "on_error"
 
 
 # Default worker threads of servers and agents (tests/test_workers.py).
@@ -55,42 +64,6 @@ cdef DWORD _default_workers(unsigned int mask) except 0:
     return <DWORD>_cpus.usable_cpus()
 
 
-# Sends release the GIL around the native call: HP-Socket's Send takes the
-# connection's send lock, and a worker can hold that lock while it calls back
-# into Python (a failed write closes the connection and fires OnClose from
-# inside HandleSend), so holding the GIL here deadlocks (tests/stress: send
-# from a thread while the peer resets).  hps_send (_send.h) writes
-# replies from the connection's own callbacks straight to the socket.
-#
-# bufs[0] is left empty for the pack model's header (_frame.h): the rest,
-# bufs[1:count], is what to send, at most total bytes together.
-cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, int count,
-                              size_t total) noexcept:
-    cdef BOOL ok
-    cdef hps_ctx* ctx = self._ctx
-    cdef void* handle = self._handle
-    cdef uint32_t header
-    if ctx.model == MODEL_PACK:
-        header = hps_pack_header(ctx.pack_flag, <uint32_t>total)
-        bufs[0].buf = <unsigned char*>&header
-        bufs[0].len = 4
-    else:
-        bufs += 1
-        count -= 1
-    with nogil:
-        ok = hps_send(ctx, handle, conn_id, bufs, count)
-    return ok
-
-
-cdef inline En_HP_HandleResult _result(object r) except *:
-    if r is None:
-        return HR_OK
-    if isinstance(r, int) and 0 <= r <= 2:
-        return <En_HP_HandleResult><int>r
-    raise TypeError(
-        f"event handlers must return None or a hpsocket.HandleResult, not {r!r}")
-
-
 cdef void _write_unraisable(object exc, object where) noexcept:
     """Report exc through sys.unraisablehook, as "Exception ignored in: where"."""
     cdef object tp = type(exc)
@@ -100,52 +73,6 @@ cdef void _write_unraisable(object exc, object where) noexcept:
     Py_XINCREF(<PyObject*>tb if tb is not None else NULL)
     PyErr_Restore(<PyObject*>tp, <PyObject*>exc, <PyObject*>tb if tb is not None else NULL)
     PyErr_WriteUnraisable(where)
-
-
-cdef bytes _host_arg(object host, str what):
-    if not isinstance(host, str):
-        raise TypeError(f"{what} must be a str, not {type(host).__name__}")
-    cdef bytes b = (<str>host).encode("utf-8")
-    if b"\0" in b:
-        raise ValueError(f"{what} must not contain NUL characters")
-    if len(b) == 0:
-        raise ValueError(f"{what} must not be empty")
-    return b
-
-
-cdef USHORT _port_arg(object port) except? 0:
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"port must be an int, not {type(port).__name__}")
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port must be in 0..65535, not {port}")
-    return <USHORT>port
-
-
-cdef HP_CONNID _conn_arg(object conn_id) except? 0:
-    if not isinstance(conn_id, int) or isinstance(conn_id, bool):
-        raise TypeError(f"conn_id must be an int, not {type(conn_id).__name__}")
-    if conn_id < 0 or conn_id > <object>ULONG_MAX:
-        raise ValueError(f"conn_id out of range: {conn_id}")
-    return <HP_CONNID>conn_id
-
-
-cdef int _get_buffer(object obj, Py_buffer* view, int flags) except -1:
-    """The buffer of a contiguous (and, with PyBUF_WRITABLE, writable)
-    bytes-like object; TypeError for anything else, as socket.send does."""
-    try:
-        PyObject_GetBuffer(obj, view, flags)
-    except BufferError as exc:
-        raise TypeError(f"a contiguous{' writable' if flags & PyBUF_WRITABLE else ''} "
-                        f"bytes-like object is required, not {type(obj).__name__} ({exc})") from None
-    return 0
-
-
-cdef str _cstr(const char* s):
-    return s.decode("utf-8", "replace") if s != NULL else ""
-
-
-cdef object _not_connected(object conn_id):
-    return HPSocketError(SE_INVALID_PARAM, f"no such connection: {conn_id}", ENOTCONN)
 
 
 cdef inline bint _direct_writes_possible(const Ops* ops, unsigned int mask) noexcept:
@@ -189,16 +116,7 @@ cdef class Component:
         cdef hps_ctx* ctx
         cdef void* listener
         cdef void* handle
-        mask, fns = _class_info(type(self), ops.role)
-        self._fn_prepare = fns.get(EV_PREPARE)
-        self._fn_accept = fns.get(EV_ACCEPT)
-        self._fn_connect = fns.get(EV_CONNECT)
-        self._fn_handshake = fns.get(EV_HANDSHAKE)
-        self._fn_send = fns.get(EV_SEND)
-        self._fn_receive = fns.get(EV_RECEIVE)
-        self._fn_close = fns.get(EV_CLOSE)
-        self._fn_shutdown = fns.get(EV_SHUTDOWN)
-        self._fn_refused = fns.get(EV_REFUSED)
+        mask, self._fns = _class_info(type(self), ops)
 
         ctx = hps_ctx_new(&ops.native)
         if ctx == NULL:
@@ -305,110 +223,15 @@ cdef class Component:
         closes the connection concerned."""
         _write_unraisable(exc, getattr(self, event, self))
 
-    # -- dispatchers (with the GIL, from the trampolines) --------------------
+    # -- errors of event handlers --------------------------------------------
 
     cdef En_HP_HandleResult _failed(self, int event, object conn_id, object exc) noexcept:
-        cdef str name = "on_error"
+        """An event handler raised: on_error (never raising), then HR_ERROR."""
         try:
-            for bit, names in _EVENTS:
-                if bit == event:
-                    name = names[self._ops.role]
-            self.on_error(name, conn_id, exc)
+            self.on_error(_event_name(self._ops, event), conn_id, exc)
         except BaseException as err:
             _write_unraisable(err, self)
         return HR_ERROR
-
-    cdef En_HP_HandleResult _ev_prepare(self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
-        try:
-            if self._ops.role == ROLE_SERVER:
-                return _result(self._fn_prepare(self, fd))
-            return _result(self._fn_prepare(self, conn_id, fd))
-        except BaseException as exc:
-            return self._failed(EV_PREPARE, conn_id if self._ops.role != ROLE_SERVER else None, exc)
-
-    cdef En_HP_HandleResult _ev_accept(self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
-        try:
-            return _result(self._fn_accept(self, conn_id, fd))
-        except BaseException as exc:
-            return self._failed(EV_ACCEPT, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_connect(self, HP_CONNID conn_id) noexcept:
-        try:
-            return _result(self._fn_connect(self, conn_id))
-        except BaseException as exc:
-            return self._failed(EV_CONNECT, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_handshake(self, HP_CONNID conn_id) noexcept:
-        try:
-            return _result(self._fn_handshake(self, conn_id))
-        except BaseException as exc:
-            return self._failed(EV_HANDSHAKE, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_send(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept:
-        try:
-            return _result(self._fn_send(self, conn_id, PyBytes_FromStringAndSize(<const char*>data, length)))
-        except BaseException as exc:
-            return self._failed(EV_SEND, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_receive(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept:
-        cdef object r
-        try:
-            r = self._fn_receive(self, conn_id, PyBytes_FromStringAndSize(<const char*>data, length))
-            if r is None:
-                return HR_OK
-            return _result(r)
-        except BaseException as exc:
-            return self._failed(EV_RECEIVE, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_pack_receive(self, HP_CONNID conn_id, const unsigned char* data,
-                                             size_t n, size_t* pos, int* err) noexcept:
-        """Every whole packet of data[*pos:n] to on_receive, moving *pos past
-        each; *err gets hps_pack_next's result where it stops (a negative
-        errno for a bad header)."""
-        cdef const unsigned char* body
-        cdef uint32_t length
-        cdef En_HP_HandleResult rc = HR_OK
-        cdef object r
-        while True:
-            err[0] = hps_pack_next(data, n, pos, self._ctx.pack_flag, self._ctx.pack_max, &body, &length)
-            if err[0] <= 0:
-                return rc
-            try:
-                r = self._fn_receive(self, conn_id, PyBytes_FromStringAndSize(<const char*>body, length))
-                rc = HR_OK if r is None else _result(r)
-            except BaseException as exc:
-                rc = self._failed(EV_RECEIVE, conn_id, exc)
-            if rc == HR_ERROR:
-                return rc
-
-    cdef En_HP_HandleResult _ev_pull_receive(self, HP_CONNID conn_id, int length) noexcept:
-        cdef object r
-        try:
-            r = self._fn_receive(self, conn_id, length)
-            if r is None:
-                return HR_OK
-            return _result(r)
-        except BaseException as exc:
-            return self._failed(EV_RECEIVE, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_close(self, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept:
-        try:
-            return _result(self._fn_close(self, conn_id, _operation(op), error))
-        except BaseException as exc:
-            return self._failed(EV_CLOSE, conn_id, exc)
-
-    cdef En_HP_HandleResult _ev_refused(self, HP_CONNID conn_id) noexcept:
-        try:
-            self._fn_refused(self, conn_id)
-        except BaseException as exc:
-            self._failed(EV_REFUSED, conn_id, exc)
-        return HR_ERROR
-
-    cdef En_HP_HandleResult _ev_shutdown(self) noexcept:
-        try:
-            return _result(self._fn_shutdown(self))
-        except BaseException as exc:
-            return self._failed(EV_SHUTDOWN, None, exc)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -423,7 +246,7 @@ cdef class Component:
         self._ctx.stop_requested = 0
         self._ctx.client_closed = 0
         self._ctx.live_conns = 0
-        _register(self._listener, self._ops.role, self._ops.model, self._ctx.mask, self._ctx.no_delay)
+        self._ops.register(self._listener, self._ops.role, self._ops.model, self._ctx.mask, self._ctx.no_delay)
         Py_INCREF(self)
         self._holding_self = True
         self._stopped.clear()
@@ -586,248 +409,3 @@ cdef class Component:
         self._require_stopped(name)
         self._ops.tunables[index].set(self._handle, <DWORD>value)
         return 0
-
-    cdef int _pack_check(self, Py_ssize_t length) except -1:
-        if length <= 0:
-            raise ValueError("a pack must have a body of at least one byte")
-        if length > self._ctx.pack_max:
-            raise ValueError(f"a pack body of {length} bytes exceeds max_pack_size ({self._ctx.pack_max})")
-        return 0
-
-    cdef int _send_size_ok(self, Py_ssize_t n) except -1:
-        """1 if n bytes may go out in one send, 0 if there is nothing to send
-        (an empty push/pull send); raises for an empty or oversize pack body
-        and for over 2 GiB."""
-        if self._ops.model == MODEL_PACK:
-            self._pack_check(n)
-        elif n == 0:
-            return 0
-        if n > INT_MAX:
-            raise ValueError("data too large for one send (over 2 GiB)")
-        return 1
-
-    cdef int _send(self, HP_CONNID conn_id, object data) except -1:
-        cdef Py_buffer view
-        cdef Py_ssize_t n
-        cdef BOOL ok
-        cdef WSABUF bufs[2]
-        if type(data) is bytes:    # the common case, without the buffer protocol
-            n = PyBytes_GET_SIZE(data)
-            if not self._send_size_ok(n):
-                return 1
-            bufs[1].buf = <unsigned char*>PyBytes_AS_STRING(data)
-            bufs[1].len = <unsigned int>n
-            return _native_send(self, conn_id, bufs, 2, n)
-        _get_buffer(data, &view, PyBUF_SIMPLE)
-        try:
-            if not self._send_size_ok(view.len):
-                return 1
-            bufs[1].buf = <unsigned char*>view.buf
-            bufs[1].len = <unsigned int>view.len
-            ok = _native_send(self, conn_id, bufs, 2, view.len)
-        finally:
-            PyBuffer_Release(&view)
-        return ok
-
-    cdef int _send_packets(self, HP_CONNID conn_id, object buffers) except -1:
-        cdef list items = list(buffers)
-        cdef Py_ssize_t count = len(items), i, got = 0, total = 0
-        cdef Py_buffer* views
-        cdef WSABUF* bufs
-        cdef BOOL ok = 0
-        if count == 0:
-            raise ValueError("send_packets needs at least one buffer")
-        if count >= INT_MAX:
-            raise ValueError("too many buffers")
-        views = <Py_buffer*>PyMem_Malloc(count * sizeof(Py_buffer))
-        bufs = <WSABUF*>PyMem_Malloc((count + 1) * sizeof(WSABUF))   # see _native_send
-        try:
-            if views == NULL or bufs == NULL:
-                raise MemoryError()
-            for i in range(count):
-                _get_buffer(items[i], &views[i], PyBUF_SIMPLE)
-                got += 1
-                if views[i].len > 0xFFFFFFFF:
-                    raise ValueError("buffer too large")
-                bufs[i + 1].len = <unsigned int>views[i].len
-                bufs[i + 1].buf = <unsigned char*>views[i].buf
-                total += views[i].len
-            if not self._send_size_ok(total):
-                return 1
-            ok = _native_send(self, conn_id, bufs, <int>count + 1, total)
-        finally:
-            for i in range(got):
-                PyBuffer_Release(&views[i])
-            PyMem_Free(views)
-            PyMem_Free(bufs)
-        return ok
-
-    cdef int _send_file(self, HP_CONNID conn_id, object path, object head, object tail) except -1:
-        cdef bytes fname = os.fsencode(path)
-        cdef Py_buffer hv, tv
-        cdef WSABUF hb, tb
-        cdef WSABUF* hp = NULL
-        cdef WSABUF* tp = NULL
-        cdef bint have_h = False, have_t = False
-        cdef BOOL ok
-        cdef const char* c_fname
-        cdef Py_ssize_t total
-        if b"\0" in fname:
-            raise ValueError("path must not contain NUL characters")
-        st = os.stat(fname)    # FileNotFoundError and friends, clearly
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path!r} is not a regular file")
-        if st.st_size == 0:
-            raise ValueError(f"{path!r} is empty")
-        try:
-            if head is not None:
-                _get_buffer(head, &hv, PyBUF_SIMPLE)
-                have_h = True
-            if tail is not None:
-                _get_buffer(tail, &tv, PyBUF_SIMPLE)
-                have_t = True
-            if self._ops.model == MODEL_PACK:
-                # One packet: its header goes in front of the head.
-                total = st.st_size + (hv.len if have_h else 0) + (tv.len if have_t else 0)
-                self._pack_check(total)
-                head = (hps_pack_header(self._ctx.pack_flag, <uint32_t>total).to_bytes(4, sys.byteorder)
-                        + ((<char*>hv.buf)[:hv.len] if have_h else b""))
-                if have_h:
-                    PyBuffer_Release(&hv)
-                _get_buffer(head, &hv, PyBUF_SIMPLE)
-                have_h = True
-            if have_h:
-                hb.len = <unsigned int>hv.len
-                hb.buf = <unsigned char*>hv.buf
-                hp = &hb
-            if have_t:
-                tb.len = <unsigned int>tv.len
-                tb.buf = <unsigned char*>tv.buf
-                tp = &tb
-            c_fname = fname
-            with nogil:
-                if not hps_is_owner(self._handle, self._ctx.role, conn_id):
-                    hps_direct_forbid(self._ctx, conn_id)   # see _send.h
-                hps_out_flush_for(self._ctx, self._handle, conn_id)
-                ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
-        finally:
-            if have_h:
-                PyBuffer_Release(&hv)
-            if have_t:
-                PyBuffer_Release(&tv)
-        return ok
-
-    cdef object _address(self, HP_CONNID conn_id, bint remote):
-        cdef char buf[80]
-        cdef int n = sizeof(buf)
-        cdef USHORT port = 0
-        cdef BOOL ok
-        if remote:
-            ok = self._ops.get_remote_address(self._handle, conn_id, buf, &n, &port)
-        else:
-            ok = self._ops.get_local_address(self._handle, conn_id, buf, &n, &port)
-        if not ok:
-            raise _not_connected(conn_id)
-        buf[sizeof(buf) - 1] = 0
-        return (buf[:strlen(buf)].decode("utf-8", "replace"), port)
-
-    cdef object _pending(self, HP_CONNID conn_id):
-        cdef int n = 0
-        if not self._ops.native.get_pending(self._handle, conn_id, &n):
-            raise _not_connected(conn_id)
-        return n
-
-    cdef int _pause(self, HP_CONNID conn_id, bint paused) except -1:
-        cdef BOOL ok
-        with nogil:
-            ok = self._ops.pause_receive(self._handle, conn_id, paused)
-        return ok
-
-    cdef int _set_extra(self, HP_CONNID conn_id, object obj) except -1:
-        cdef hps_conn* rec
-        cdef PyObject* old = NULL
-        cdef PyObject* new = NULL if obj is None else <PyObject*>obj
-        cdef int known = 0
-        cdef En_HP_ServiceState state = self._ops.get_state(self._handle)
-        # STARTING too: connections accepted while start() runs are live.
-        if state != SS_STARTED and state != SS_STARTING:
-            raise _not_connected(conn_id)
-        Py_XINCREF(new)
-        hps_lock(self._ctx)
-        rec = hps_conn_get(self._ctx, conn_id, new != NULL, &known)
-        if rec != NULL:
-            old = rec.extra
-            rec.extra = new
-        hps_unlock(self._ctx)
-        Py_XDECREF(old)
-        if rec == NULL and new != NULL:
-            Py_XDECREF(new)
-            if not known:
-                raise _not_connected(conn_id)
-            raise MemoryError()
-        if not known:
-            raise _not_connected(conn_id)
-        return 0
-
-    cdef object _get_extra(self, HP_CONNID conn_id, object default):
-        cdef hps_conn* rec
-        cdef object result = default
-        cdef int known = 0
-        hps_lock(self._ctx)
-        rec = hps_conn_get(self._ctx, conn_id, 0, &known)
-        if rec != NULL and rec.extra != NULL:
-            result = <object>rec.extra
-        hps_unlock(self._ctx)
-        return result
-
-    cdef object _fetch(self, HP_CONNID conn_id, Py_ssize_t n, bint peek):
-        cdef bytes out
-        cdef En_HP_FetchResult rc
-        if n < 0:
-            raise ValueError(f"length must be >= 0, not {n}")
-        if n > INT_MAX:
-            raise ValueError(f"length too large: {n}")
-        if n == 0:
-            return b""
-        out = PyBytes_FromStringAndSize(NULL, n)
-        rc = self._fetch_raw(conn_id, <BYTE*>PyBytes_AS_STRING(out), <int>n, peek)
-        if rc == FR_OK:
-            return out
-        if rc == FR_LENGTH_TOO_LONG:
-            return None
-        raise _not_connected(conn_id)
-
-    cdef int _fetch_into(self, HP_CONNID conn_id, object buffer, bint peek) except -1:
-        cdef Py_buffer view
-        cdef En_HP_FetchResult rc
-        _get_buffer(buffer, &view, PyBUF_WRITABLE)
-        try:
-            if view.len > INT_MAX:
-                raise ValueError("buffer too large")
-            if view.len == 0:
-                return 1
-            rc = self._fetch_raw(conn_id, <BYTE*>view.buf, <int>view.len, peek)
-        finally:
-            PyBuffer_Release(&view)
-        if rc == FR_OK:
-            return 1
-        if rc == FR_LENGTH_TOO_LONG:
-            return 0
-        raise _not_connected(conn_id)
-
-    cdef En_HP_FetchResult _fetch_raw(self, HP_CONNID conn_id, BYTE* buf, int n, bint peek) noexcept:
-        """Fetch or peek from the connection's receive buffer (hpsocket's
-        own: see hps_buf_append), under the context's lock, which no holder
-        keeps while waiting for the GIL, so the GIL stays held."""
-        cdef hps_conn* rec
-        cdef int known = 0
-        cdef En_HP_FetchResult rc = FR_DATA_NOT_FOUND
-        hps_lock(self._ctx)
-        rec = hps_conn_get(self._ctx, conn_id, 0, &known)
-        if known and (self._ops.role != ROLE_CLIENT or self._ops.get_state(self._handle) == SS_STARTED):
-            if rec != NULL and hps_buf_take(&rec.inbuf, <unsigned char*>buf, n, peek):
-                rc = FR_OK
-            else:
-                rc = FR_LENGTH_TOO_LONG   # fewer than n bytes buffered
-        hps_unlock(self._ctx)
-        return rc

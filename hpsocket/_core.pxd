@@ -6,6 +6,7 @@
 # context the trampolines find, lifecycle); Server, Agent and Client add their
 # role's API; the nine Tcp* classes add the receive model.
 
+from cpython.object cimport PyObject
 from hpsocket.includes.hpsocket4c cimport *
 from hpsocket.includes.native cimport hps_ctx, hps_conn, hps_ops
 
@@ -40,6 +41,11 @@ ctypedef struct Ops:
     BOOL (*disconnect_long)(void* handle, DWORD period, BOOL force) noexcept nogil
     BOOL (*disconnect_silence)(void* handle, DWORD period, BOOL force) noexcept nogil
     Tunable tunables[16]
+    # The family: its event table ((index, names per role), ...), a
+    # module-level tuple that lives as long as the module, and the function
+    # that registers its callbacks with a listener before start.
+    PyObject* events
+    void (*register)(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil
 
 
 cdef class Component:
@@ -47,15 +53,7 @@ cdef class Component:
     cdef void* _listener
     cdef void* _handle
     cdef const Ops* _ops
-    cdef object _fn_prepare
-    cdef object _fn_accept
-    cdef object _fn_connect
-    cdef object _fn_handshake
-    cdef object _fn_send
-    cdef object _fn_receive
-    cdef object _fn_close
-    cdef object _fn_shutdown
-    cdef object _fn_refused
+    cdef tuple _fns            # the class's handler per event index, or None
     cdef object _stopped
     cdef object _lifecycle
     cdef bint _holding_self
@@ -69,32 +67,6 @@ cdef class Component:
     cdef object _tunable_get(self, int index)
     cdef int _tunable_set(self, int index, object value) except -1
     cdef int _require_stopped(self, str what) except -1
-    cdef int _send_size_ok(self, Py_ssize_t n) except -1
-    cdef int _send(self, HP_CONNID conn_id, object data) except -1
-    cdef int _send_packets(self, HP_CONNID conn_id, object buffers) except -1
-    cdef int _send_file(self, HP_CONNID conn_id, object path, object head, object tail) except -1
-    cdef object _address(self, HP_CONNID conn_id, bint remote)
-    cdef object _pending(self, HP_CONNID conn_id)
-    cdef int _pause(self, HP_CONNID conn_id, bint paused) except -1
-    cdef int _set_extra(self, HP_CONNID conn_id, object obj) except -1
-    cdef object _get_extra(self, HP_CONNID conn_id, object default)
-    cdef object _fetch(self, HP_CONNID conn_id, Py_ssize_t n, bint peek)
-    cdef int _fetch_into(self, HP_CONNID conn_id, object buffer, bint peek) except -1
-    cdef En_HP_FetchResult _fetch_raw(self, HP_CONNID conn_id, BYTE* buf, int n, bint peek) noexcept
-    cdef int _pack_check(self, Py_ssize_t length) except -1
-
-    cdef En_HP_HandleResult _ev_prepare(self, HP_CONNID conn_id, UINT_PTR fd) noexcept
-    cdef En_HP_HandleResult _ev_accept(self, HP_CONNID conn_id, UINT_PTR fd) noexcept
-    cdef En_HP_HandleResult _ev_connect(self, HP_CONNID conn_id) noexcept
-    cdef En_HP_HandleResult _ev_handshake(self, HP_CONNID conn_id) noexcept
-    cdef En_HP_HandleResult _ev_send(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept
-    cdef En_HP_HandleResult _ev_receive(self, HP_CONNID conn_id, const BYTE* data, int length) noexcept
-    cdef En_HP_HandleResult _ev_pack_receive(self, HP_CONNID conn_id, const unsigned char* data,
-                                             size_t n, size_t* pos, int* err) noexcept
-    cdef En_HP_HandleResult _ev_pull_receive(self, HP_CONNID conn_id, int length) noexcept
-    cdef En_HP_HandleResult _ev_close(self, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept
-    cdef En_HP_HandleResult _ev_shutdown(self) noexcept
-    cdef En_HP_HandleResult _ev_refused(self, HP_CONNID conn_id) noexcept
     cdef En_HP_HandleResult _failed(self, int event, object conn_id, object exc) noexcept
 
 

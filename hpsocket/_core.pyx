@@ -7,6 +7,7 @@ from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.string cimport memset, strlen
 from libc.stdint cimport uint32_t
 from libc.limits cimport INT_MAX, ULONG_MAX
@@ -39,20 +40,13 @@ from hpsocket._enums import HandleResult, SocketOperation, ServiceState, SocketE
 from hpsocket._errors import HPSocketError
 from hpsocket import _cpus
 
-include "_ops.pxi"
-include "_trampolines.pxi"
-include "_component.pxi"
-include "_roles.pxi"
-include "_models.pxi"
-
-_OPERATIONS = tuple(SocketOperation)
-
-
-cdef object _operation(int op):
-    if 0 <= op < len(_OPERATIONS):
-        return _OPERATIONS[op]
-    return op
-
+include "_args.pxi"        # argument checks
+include "_component.pxi"   # Component: the handle (lifecycle, dispatch, errors)
+include "_events.pxi"      # connection events: trampolines and dispatchers
+include "_conn.pxi"        # operations on one connection
+include "_framing.pxi"     # receive models: pull buffer, pack framing
+include "_roles.pxi"       # Server, Agent, Client
+include "_tcp.pxi"         # the TCP family
 
 # Started components, so that an exiting interpreter can stop them first: a
 # component still running during finalization would hang the process.

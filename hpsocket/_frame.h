@@ -31,7 +31,7 @@ static inline uint32_t hps_pack_header(unsigned int flag, uint32_t length)
 }
 
 /*
- * The next packet of data[*pos:n]: 1 and its body in *body/*length (and
+ * The next packet of data[*pos:n]: 1 and its body in *body and *length (and
  * *pos moved past it), 0 if no whole packet is there yet, or a negative
  * errno for a bad header.
  */

@@ -1,14 +1,39 @@
 # The three roles: a Server accepts connections, an Agent makes many
 # outgoing ones, a Client makes one.  Connection-addressed methods of Server
-# and Agent take a conn_id; the Client's take none.
+# and Agent take a conn_id; the Client's take none.  Tunables are indices
+# into Ops.tunables; a family leaves the slots it lacks NULL, and those are
+# refused (Component._tunable_get).
 
-cdef DWORD _period_arg(object period) except? 0:
-    if not isinstance(period, int) or isinstance(period, bool):
-        raise TypeError(f"period_ms must be an int, not {type(period).__name__}")
-    if not 0 <= period <= 0x7FFFFFFF:
-        raise ValueError(f"period_ms must be in 0..2147483647, not {period}")
-    return <DWORD>period
+# Indices into Ops.tunables.
+cdef enum:
+    T_WORKER_THREADS = 0
+    T_MAX_CONNECTIONS = 1
+    T_SOCKET_BUFFER_SIZE = 2
+    T_KEEP_ALIVE_TIME = 3
+    T_KEEP_ALIVE_INTERVAL = 4
+    T_ACCEPT_SOCKET_COUNT = 5
+    T_LISTEN_QUEUE = 6
+    T_FREE_SOCKET_POOL = 7
+    T_FREE_SOCKET_HOLD = 8
+    T_FREE_SOCKET_LOCK_TIME = 9
+    T_FREE_BUFFER_POOL = 10
+    T_FREE_BUFFER_HOLD = 11
+    T_MARK_SILENCE = 12
+    T_REUSE_ADDRESS = 13
+    T_COUNT = 14
 
+# Python names of the tunables, in index order.
+TUNABLE_NAMES = (
+    "worker_threads", "max_connections", "socket_buffer_size", "keep_alive_time",
+    "keep_alive_interval", "accept_socket_count", "listen_queue", "free_socket_pool",
+    "free_socket_hold", "free_socket_lock_time", "free_buffer_pool", "free_buffer_hold",
+    "mark_silence", "reuse_address",
+)
+
+# The library's own MaxConnectionCount is kept this far above the user's
+# max_connections, so that hpsocket (which tells) refuses before it (which
+# drops silently) would.
+cdef long _MAX_CONN_HEADROOM = 256
 
 def _tunable_names(*indices):
     return frozenset([TUNABLE_NAMES[i] for i in indices])
@@ -32,17 +57,17 @@ cdef class _Connections(Component):
         returning) for the connection.  False if the connection is unknown
         or closed.  In the pack model it is one packet: an empty or larger
         than max_pack_size body raises ValueError."""
-        return bool(self._send(_conn_arg(conn_id), data))
+        return bool(_conn_send(self, _conn_arg(conn_id), data))
 
     def send_packets(self, conn_id, buffers):
         """Send several buffers in one call (scatter-gather); one packet in
         the pack model."""
-        return bool(self._send_packets(_conn_arg(conn_id), buffers))
+        return bool(_conn_send_packets(self, _conn_arg(conn_id), buffers))
 
     def send_file(self, conn_id, path, head=None, tail=None):
         """Send a small file's contents (HP-Socket's SendSmallFile),
         optionally between ``head`` and ``tail`` bytes."""
-        return bool(self._send_file(_conn_arg(conn_id), path, head, tail))
+        return bool(_conn_send_file(self, _conn_arg(conn_id), path, head, tail))
 
     def disconnect(self, conn_id, force=True):
         """Close the connection (on_close follows on a worker thread).
@@ -63,19 +88,19 @@ cdef class _Connections(Component):
 
     def remote_address(self, conn_id):
         """The peer's (host, port)."""
-        return self._address(_conn_arg(conn_id), True)
+        return _conn_address(self, _conn_arg(conn_id), True)
 
     def local_address(self, conn_id):
         """This end's (host, port) of the connection."""
-        return self._address(_conn_arg(conn_id), False)
+        return _conn_address(self, _conn_arg(conn_id), False)
 
     def pending_data_length(self, conn_id):
         """Bytes queued for sending and not yet sent."""
-        return self._pending(_conn_arg(conn_id))
+        return _conn_pending(self, _conn_arg(conn_id))
 
     def pause_receive(self, conn_id, paused=True):
         """Stop (or resume) reading from the connection.  False if unknown."""
-        return bool(self._pause(_conn_arg(conn_id), bool(paused)))
+        return bool(_conn_pause(self, _conn_arg(conn_id), bool(paused)))
 
     def is_receive_paused(self, conn_id):
         cdef BOOL paused = 0
@@ -124,11 +149,11 @@ cdef class _Connections(Component):
     def set_extra(self, conn_id, obj):
         """Attach a Python object to the connection; it is released when
         the connection closes (after on_close).  None removes it."""
-        self._set_extra(_conn_arg(conn_id), obj)
+        _conn_set_extra(self, _conn_arg(conn_id), obj)
 
     def get_extra(self, conn_id, default=None):
         """The object attached with set_extra, or ``default``."""
-        return self._get_extra(_conn_arg(conn_id), default)
+        return _conn_get_extra(self, _conn_arg(conn_id), default)
 
 
 cdef class Server(_Connections):
@@ -331,26 +356,26 @@ cdef class Client(Component):
     def send(self, data):
         """Queue ``data`` (any contiguous bytes-like object) for the server.
         False if not connected."""
-        return bool(self._send(0, data))
+        return bool(_conn_send(self, 0, data))
 
     def send_packets(self, buffers):
-        return bool(self._send_packets(0, buffers))
+        return bool(_conn_send_packets(self, 0, buffers))
 
     def send_file(self, path, head=None, tail=None):
-        return bool(self._send_file(0, path, head, tail))
+        return bool(_conn_send_file(self, 0, path, head, tail))
 
     def remote_address(self):
         """The (host, port) the client connected to."""
-        return self._address(0, True)
+        return _conn_address(self, 0, True)
 
     def local_address(self):
-        return self._address(0, False)
+        return _conn_address(self, 0, False)
 
     def pending_data_length(self):
-        return self._pending(0)
+        return _conn_pending(self, 0)
 
     def pause_receive(self, paused=True):
-        return bool(self._pause(0, bool(paused)))
+        return bool(_conn_pause(self, 0, bool(paused)))
 
     def is_receive_paused(self):
         cdef BOOL paused = 0
@@ -360,10 +385,10 @@ cdef class Client(Component):
 
     def set_extra(self, obj):
         """Attach a Python object to the connection (released when it closes)."""
-        self._set_extra(0, obj)
+        _conn_set_extra(self, 0, obj)
 
     def get_extra(self, default=None):
-        return self._get_extra(0, default)
+        return _conn_get_extra(self, 0, default)
 
     socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes.")
     keep_alive_time = _tunable_property(T_KEEP_ALIVE_TIME, "TCP keep-alive idle time, ms (0 disables).")

@@ -1,44 +1,82 @@
-# The native function tables of the nine classes.  Server and Agent functions
-# already take a connection id; the Client's are adapted to the same shape (the
-# id is ignored) so that one implementation of each method serves all roles.
-# The pull and pack classes run over the library's push components: hpsocket
-# buffers received bytes for pull itself, as the library's pull buffers are
-# not safe to fetch from other threads (hps_buf_append in _buf.h, under the context's lock), and
-# frames packs itself (_frame.h).
+# The TCP family: the nine Tcp* classes (a role with a receive model), their
+# native function tables, their events and their registration with the
+# library.  Server and Agent functions already take a connection id; the
+# Client's are adapted to the same shape (the id is ignored) so that one
+# implementation of each method serves all roles.
 
-# Indices into Ops.tunables.
-cdef enum:
-    T_WORKER_THREADS = 0
-    T_MAX_CONNECTIONS = 1
-    T_SOCKET_BUFFER_SIZE = 2
-    T_KEEP_ALIVE_TIME = 3
-    T_KEEP_ALIVE_INTERVAL = 4
-    T_ACCEPT_SOCKET_COUNT = 5
-    T_LISTEN_QUEUE = 6
-    T_FREE_SOCKET_POOL = 7
-    T_FREE_SOCKET_HOLD = 8
-    T_FREE_SOCKET_LOCK_TIME = 9
-    T_FREE_BUFFER_POOL = 10
-    T_FREE_BUFFER_HOLD = 11
-    T_MARK_SILENCE = 12
-    T_REUSE_ADDRESS = 13
-    T_COUNT = 14
-
-# Python names of the tunables, in index order.
-TUNABLE_NAMES = (
-    "worker_threads", "max_connections", "socket_buffer_size", "keep_alive_time",
-    "keep_alive_interval", "accept_socket_count", "listen_queue", "free_socket_pool",
-    "free_socket_hold", "free_socket_lock_time", "free_buffer_pool", "free_buffer_hold",
-    "mark_silence", "reuse_address",
+# (event index, method name per role: server, agent, client).
+_TCP_EVENTS = (
+    (EVI_PREPARE, ("on_prepare_listen", "on_prepare_connect", "on_prepare_connect")),
+    (EVI_ACCEPT, ("on_accept", None, None)),
+    (EVI_CONNECT, (None, "on_connect", "on_connect")),
+    (EVI_HANDSHAKE, ("on_handshake", "on_handshake", "on_handshake")),
+    (EVI_SEND, ("on_send", "on_send", "on_send")),
+    (EVI_RECEIVE, ("on_receive", "on_receive", "on_receive")),
+    (EVI_CLOSE, ("on_close", "on_close", "on_close")),
+    (EVI_SHUTDOWN, ("on_shutdown", "on_shutdown", None)),
+    (EVI_REFUSED, ("on_refused", None, None)),
 )
 
-# The library's own MaxConnectionCount is kept this far above the user's
-# max_connections, so that hpsocket (which tells) refuses before it (which
-# drops silently) would.
-cdef long _MAX_CONN_HEADROOM = 256
+
+# -- registration ------------------------------------------------------------
+# Only what is needed is registered: an unregistered event costs the library
+# nothing at all.  Accept/prepare-connect stay for TCP_NODELAY, receive for the
+# pull model's buffer and the pack model's framing, close for releasing connection records, prepare-
+# listen to learn the listening socket (see hps_quiesce_listener).
+
+cdef void _tcp_register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
+    if role == ROLE_SERVER:
+        HP_Set_FN_Server_OnPrepareListen(listener, _on_prepare_listen)
+        HP_Set_FN_Server_OnAccept(listener, _on_accept)
+        if mask & EV_HANDSHAKE:
+            HP_Set_FN_Server_OnHandShake(listener, _on_handshake)
+        if mask & EV_SEND:
+            HP_Set_FN_Server_OnSend(listener, _on_send)
+        if model == MODEL_PULL:
+            HP_Set_FN_Server_OnReceive(listener, _on_pull_receive)
+        elif model == MODEL_PACK:
+            HP_Set_FN_Server_OnReceive(listener, _on_pack_receive)
+        elif mask & EV_RECEIVE:
+            HP_Set_FN_Server_OnReceive(listener, _on_receive)
+        HP_Set_FN_Server_OnClose(listener, _on_close)
+        if mask & EV_SHUTDOWN:
+            HP_Set_FN_Server_OnShutdown(listener, _on_shutdown)
+    elif role == ROLE_AGENT:
+        HP_Set_FN_Agent_OnPrepareConnect(listener, _on_prepare_connect)
+        if mask & EV_CONNECT:
+            HP_Set_FN_Agent_OnConnect(listener, _on_connect)
+        if mask & EV_HANDSHAKE:
+            HP_Set_FN_Agent_OnHandShake(listener, _on_handshake)
+        if mask & EV_SEND:
+            HP_Set_FN_Agent_OnSend(listener, _on_send)
+        if model == MODEL_PULL:
+            HP_Set_FN_Agent_OnReceive(listener, _on_pull_receive)
+        elif model == MODEL_PACK:
+            HP_Set_FN_Agent_OnReceive(listener, _on_pack_receive)
+        elif mask & EV_RECEIVE:
+            HP_Set_FN_Agent_OnReceive(listener, _on_receive)
+        HP_Set_FN_Agent_OnClose(listener, _on_close)
+        if mask & EV_SHUTDOWN:
+            HP_Set_FN_Agent_OnShutdown(listener, _on_shutdown)
+    else:
+        if (mask & EV_PREPARE) or no_delay:
+            HP_Set_FN_Client_OnPrepareConnect(listener, _on_prepare_connect)
+        if mask & EV_CONNECT:
+            HP_Set_FN_Client_OnConnect(listener, _on_connect)
+        if mask & EV_HANDSHAKE:
+            HP_Set_FN_Client_OnHandShake(listener, _on_handshake)
+        if mask & EV_SEND:
+            HP_Set_FN_Client_OnSend(listener, _on_send)
+        if model == MODEL_PULL:
+            HP_Set_FN_Client_OnReceive(listener, _on_pull_receive)
+        elif model == MODEL_PACK:
+            HP_Set_FN_Client_OnReceive(listener, _on_pack_receive)
+        elif mask & EV_RECEIVE:
+            HP_Set_FN_Client_OnReceive(listener, _on_receive)
+        HP_Set_FN_Client_OnClose(listener, _on_close)
 
 
-# -- adapters ----------------------------------------------------------------
+# -- native function tables --------------------------------------------------
 
 cdef DWORD _server_get_mark_silence(void* h) noexcept nogil:
     return HP_Server_IsMarkSilence(h)
@@ -91,6 +129,8 @@ cdef Ops OPS_TCP_CLIENT, OPS_TCP_PULL_CLIENT, OPS_TCP_PACK_CLIENT
 cdef void _fill_server(Ops* o) noexcept:
     memset(o, 0, sizeof(Ops))
     o.native.caps = HPS_CAP_SOCKET_FD | HPS_CAP_DIRECT_WRITE
+    o.events = <PyObject*>_TCP_EVENTS
+    o.register = _tcp_register
     o.role = ROLE_SERVER
     o.stop = HP_Server_Stop
     o.get_state = HP_Server_GetState
@@ -141,6 +181,8 @@ cdef void _fill_server(Ops* o) noexcept:
 cdef void _fill_agent(Ops* o) noexcept:
     memset(o, 0, sizeof(Ops))
     o.native.caps = HPS_CAP_SOCKET_FD | HPS_CAP_DIRECT_WRITE
+    o.events = <PyObject*>_TCP_EVENTS
+    o.register = _tcp_register
     o.role = ROLE_AGENT
     o.stop = HP_Agent_Stop
     o.get_state = HP_Agent_GetState
@@ -189,6 +231,8 @@ cdef void _fill_agent(Ops* o) noexcept:
 cdef void _fill_client(Ops* o) noexcept:
     memset(o, 0, sizeof(Ops))
     o.native.caps = HPS_CAP_SOCKET_FD | HPS_CAP_DIRECT_WRITE
+    o.events = <PyObject*>_TCP_EVENTS
+    o.register = _tcp_register
     o.role = ROLE_CLIENT
     o.stop = HP_Client_Stop
     o.get_state = HP_Client_GetState
@@ -289,3 +333,119 @@ cdef void _init_ops() noexcept:
     OPS_TCP_PACK_CLIENT.create = Create_HP_TcpClient
     OPS_TCP_PACK_CLIENT.destroy = Destroy_HP_TcpClient
     OPS_TCP_PACK_CLIENT.destroy_listener = Destroy_HP_TcpClientListener
+
+
+# -- classes -------------------------------------------------------------------
+# Push hands each chunk to on_receive(conn_id, data); Pull reports how much is
+# buffered, on_receive(conn_id, length), and the handler fetches what it
+# needs; Pack frames every message with a 4-byte header and hands whole
+# bodies to on_receive(conn_id, data).
+
+cdef class TcpServer(Server):
+    """Push-model TCP server: ``on_receive(conn_id, data: bytes)``."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_SERVER)
+
+
+cdef class TcpPullServer(Server):
+    """Pull-model TCP server: ``on_receive(conn_id, length)`` reports the bytes
+    buffered; take them with fetch/peek/fetch_into (any thread)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_PULL_SERVER)
+
+    def fetch(self, conn_id, n):
+        """Remove and return n bytes; None if fewer are buffered."""
+        return _pull_fetch(self, _conn_arg(conn_id), _check_length(n), False)
+
+    def peek(self, conn_id, n):
+        """Like fetch, without removing them."""
+        return _pull_fetch(self, _conn_arg(conn_id), _check_length(n), True)
+
+    def fetch_into(self, conn_id, buffer):
+        """Fill a writable buffer completely; False (nothing taken) if fewer
+        bytes are buffered."""
+        return bool(_pull_fetch_into(self, _conn_arg(conn_id), buffer, False))
+
+
+cdef class TcpPackServer(Server):
+    """Pack-model TCP server: whole packets, ``on_receive(conn_id, body)``."""
+
+    _OPTIONS = Server._OPTIONS | _PACK_OPTIONS
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_PACK_SERVER)
+
+    pack_header_flag = property(_pack_flag_get, _pack_flag_set, None, _pack_header_flag_doc)
+    max_pack_size = property(_pack_size_get, _pack_size_set, None, _max_pack_size_doc)
+
+
+cdef class TcpAgent(Agent):
+    """Push-model TCP agent."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_AGENT)
+
+
+cdef class TcpPullAgent(Agent):
+    """Pull-model TCP agent."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_PULL_AGENT)
+
+    def fetch(self, conn_id, n):
+        return _pull_fetch(self, _conn_arg(conn_id), _check_length(n), False)
+
+    def peek(self, conn_id, n):
+        return _pull_fetch(self, _conn_arg(conn_id), _check_length(n), True)
+
+    def fetch_into(self, conn_id, buffer):
+        return bool(_pull_fetch_into(self, _conn_arg(conn_id), buffer, False))
+
+
+cdef class TcpPackAgent(Agent):
+    """Pack-model TCP agent."""
+
+    _OPTIONS = Agent._OPTIONS | _PACK_OPTIONS
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_PACK_AGENT)
+
+    pack_header_flag = property(_pack_flag_get, _pack_flag_set, None, _pack_header_flag_doc)
+    max_pack_size = property(_pack_size_get, _pack_size_set, None, _max_pack_size_doc)
+
+
+cdef class TcpClient(Client):
+    """Push-model TCP client."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_CLIENT)
+
+
+cdef class TcpPullClient(Client):
+    """Pull-model TCP client."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_PULL_CLIENT)
+
+    def fetch(self, n):
+        return _pull_fetch(self, 0, _check_length(n), False)
+
+    def peek(self, n):
+        return _pull_fetch(self, 0, _check_length(n), True)
+
+    def fetch_into(self, buffer):
+        return bool(_pull_fetch_into(self, 0, buffer, False))
+
+
+cdef class TcpPackClient(Client):
+    """Pack-model TCP client."""
+
+    _OPTIONS = Client._OPTIONS | _PACK_OPTIONS
+
+    def __cinit__(self, *args, **kwargs):
+        self._setup(&OPS_TCP_PACK_CLIENT)
+
+    pack_header_flag = property(_pack_flag_get, _pack_flag_set, None, _pack_header_flag_doc)
+    max_pack_size = property(_pack_size_get, _pack_size_set, None, _max_pack_size_doc)
