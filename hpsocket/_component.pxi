@@ -1,6 +1,28 @@
-# Component: what all nine classes share.  Role classes (Server, Agent,
-# Client) add their start() and role-specific getters; model classes pick the
-# native function table and add fetch/peek (pull) or pack settings.
+# Component: the handle every class of every family is.  It owns the native
+# component and its context (_ctx.h), finds which events the class handles,
+# runs the lifecycle (start's bookkeeping, stop, wait), reports the errors of
+# event handlers and holds the tunables.  Connection operations are in
+# _conn.pxi, receive models in _framing.pxi, roles in _roles.pxi, and each
+# family's classes, function tables, events and registration in its own
+# file (_tcp.pxi).
+#
+# Rules for a family (a new _<family>.pxi beside _tcp.pxi, and its header):
+#  1. Every C callback starts with hps_lookup(sender) and, through _handled,
+#     returns HR_IGNORE without the GIL when the class does not handle the
+#     event, the component is gone or the interpreter is exiting.
+#  2. Python is entered only between the brackets of _callback.h
+#     (hps_conn_call_begin/end for a connection's I/O events, which write
+#     what the handler sent; hps_call_begin/end for the others), around one
+#     "with gil" block that calls one dispatcher.
+#  3. Every dispatcher catches BaseException and returns self._failed(...):
+#     on_error, then HR_ERROR, which closes that one connection.
+#  4. Per-connection state of the family hangs from hps_conn.family and is
+#     freed by its hps_ops.family_free when the record goes (after on_close).
+#  5. Bytes leave through hps_send (_send.h).  The family's hps_ops.caps say
+#     what applies: HPS_CAP_SOCKET_FD if OnAccept/OnPrepareConnect pass a
+#     socket, HPS_CAP_DIRECT_WRITE if replies may be written to it directly.
+#  6. Its Ops tables point at its event table ((index, names per role), ...)
+#     and its register function; tunable slots it lacks stay NULL.
 
 # Override info of the extension types themselves (immortal).  A Python
 # subclass keeps its own in its __dict__, so it lives and dies with the class.

@@ -27,14 +27,14 @@ cdef int _conn_send(Component self, HP_CONNID conn_id, object data) except -1:
             return 1
         bufs[1].buf = <unsigned char*>PyBytes_AS_STRING(data)
         bufs[1].len = <unsigned int>n
-        return _native_send(self, conn_id, bufs, 2, n)
+        return _send_framed(self, conn_id, bufs, 2, n)
     _get_buffer(data, &view, PyBUF_SIMPLE)
     try:
         if not _send_size_ok(self, view.len):
             return 1
         bufs[1].buf = <unsigned char*>view.buf
         bufs[1].len = <unsigned int>view.len
-        ok = _native_send(self, conn_id, bufs, 2, view.len)
+        ok = _send_framed(self, conn_id, bufs, 2, view.len)
     finally:
         PyBuffer_Release(&view)
     return ok
@@ -50,7 +50,7 @@ cdef int _conn_send_packets(Component self, HP_CONNID conn_id, object buffers) e
     if count >= INT_MAX:
         raise ValueError("too many buffers")
     views = <Py_buffer*>PyMem_Malloc(count * sizeof(Py_buffer))
-    bufs = <WSABUF*>PyMem_Malloc((count + 1) * sizeof(WSABUF))   # see _native_send
+    bufs = <WSABUF*>PyMem_Malloc((count + 1) * sizeof(WSABUF))   # see _send_framed
     try:
         if views == NULL or bufs == NULL:
             raise MemoryError()
@@ -64,7 +64,7 @@ cdef int _conn_send_packets(Component self, HP_CONNID conn_id, object buffers) e
             total += views[i].len
         if not _send_size_ok(self, total):
             return 1
-        ok = _native_send(self, conn_id, bufs, <int>count + 1, total)
+        ok = _send_framed(self, conn_id, bufs, <int>count + 1, total)
     finally:
         for i in range(got):
             PyBuffer_Release(&views[i])

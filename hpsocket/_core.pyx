@@ -1,6 +1,9 @@
 # cython: language_level=3, embedsignature=True
-"""hpsocket's extension module: HP-Socket's TCP components as classes whose
-on_* methods the library's worker threads call."""
+"""hpsocket's extension module: HP-Socket's components as classes whose
+on_* methods the library's worker threads call.
+
+The include list below is the map: one file per concern, families last.
+hpsocket/README.md follows one message through them."""
 
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF

@@ -16,7 +16,7 @@
 #
 # bufs[0] is left empty for the pack model's header (_frame.h): the rest,
 # bufs[1:count], is what to send, at most total bytes together.
-cdef inline BOOL _native_send(Component self, HP_CONNID conn_id, WSABUF* bufs, int count,
+cdef inline BOOL _send_framed(Component self, HP_CONNID conn_id, WSABUF* bufs, int count,
                               size_t total) noexcept:
     cdef BOOL ok
     cdef hps_ctx* ctx = self._ctx
