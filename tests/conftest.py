@@ -1,83 +1,19 @@
-"""Shared fixtures: bounded waiting, captured unraisable exceptions, and a
-check after every test that no native component or connection record is
-left behind."""
+"""Shared fixtures: captured unraisable exceptions (any other report through
+sys.unraisablehook fails the test), and a check after every test that no
+native component or connection record is left behind.
+
+The helpers live in support.py; they are imported here too, so that
+``from conftest import wait_for`` keeps working."""
 
 import gc
-import socket
 import sys
-import threading
-import time
+import traceback
 
 import pytest
 
-import hpsocket
 from hpsocket import _core
 
-HOST = "127.0.0.1"
-TIMEOUT = 10.0
-
-
-def wait_for(predicate, timeout=TIMEOUT, interval=0.005):
-    """Poll predicate until it is true; fail the test after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
-        time.sleep(interval)
-
-
-def connect(server):
-    """A plain client socket connected to a started server."""
-    return socket.create_connection(server.listen_address, timeout=TIMEOUT)
-
-
-def recv_exact(sock, n):
-    """Exactly n bytes from sock; AssertionError if the peer closes first."""
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"EOF after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
-
-
-def roundtrip(sock, data):
-    """Send data and read until at least len(data) bytes came back."""
-    sock.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed after {got!r}")
-        got += chunk
-    return got
-
-
-class Recorder:
-    """Thread-safe list of events with a bounded wait for a count."""
-
-    def __init__(self):
-        self.items = []
-        self.cond = threading.Condition()
-
-    def add(self, item):
-        with self.cond:
-            self.items.append(item)
-            self.cond.notify_all()
-
-    def wait(self, n=1, timeout=TIMEOUT):
-        with self.cond:
-            ok = self.cond.wait_for(lambda: len(self.items) >= n, timeout)
-        assert ok, f"expected {n} events within {timeout} s, got {len(self.items)}: {self.items[:10]}"
-        return list(self.items)
-
-    def __len__(self):
-        with self.cond:
-            return len(self.items)
+from support import HOST, TIMEOUT, Recorder, connect, recv_exact, roundtrip, wait_for  # noqa: F401
 
 
 @pytest.fixture
@@ -87,23 +23,55 @@ def recorder():
 
 @pytest.fixture
 def unraisable(monkeypatch):
-    """Exceptions reported through sys.unraisablehook during the test."""
+    """Exceptions reported through sys.unraisablehook during the test (the
+    hook's arguments).  A test that expects reports takes this fixture and
+    checks them; for any other test a report is a failure (see
+    fail_on_unraisable)."""
     caught = Recorder()
-
-    def hook(args):
-        caught.add(args)
-
-    monkeypatch.setattr(sys, "unraisablehook", hook)
+    monkeypatch.setattr(sys, "unraisablehook", caught.add)
     yield caught
     # The records reference handlers and so components: let them go before
     # no_leftovers checks that everything was freed.
-    caught.items.clear()
+    caught.clear()
+
+
+def _describe(args):
+    try:
+        what = repr(args.object)
+    except Exception as exc:        # noqa: BLE001 - only a description
+        what = f"<unprintable object: {exc!r}>"
+    return (f"{args.err_msg or 'Exception ignored in'}: {what}\n"
+            + "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
 
 
 @pytest.fixture(autouse=True)
-def no_leftovers():
+def fail_on_unraisable(request):
+    """Fail the test on any report through sys.unraisablehook, from its
+    start to the end of its teardown (no_leftovers' garbage collection
+    included), unless it takes the `unraisable` fixture.  Only text is kept,
+    so that no report keeps a component alive."""
+    if "unraisable" in request.fixturenames:
+        yield
+        return
+    reports = Recorder()
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda args: reports.add(_describe(args))
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+    if reports.items:
+        pytest.fail(f"{len(reports.items)} exception(s) reported through sys.unraisablehook "
+                    f"(a test that expects them takes the `unraisable` fixture):\n\n"
+                    + "\n".join(reports.items), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(fail_on_unraisable):
     """Every test must stop what it starts: no live component may outlive it
-    and no connection record may be left once they are collected."""
+    and no connection record may be left once they are collected.  (It
+    depends on fail_on_unraisable so that the unraisable check is set up
+    first and ends last.)"""
     before = _core._counters()
     yield
     for obj in list(_core._live):

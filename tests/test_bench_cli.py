@@ -9,7 +9,6 @@ hanging the bench.
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 
@@ -17,9 +16,7 @@ import pytest
 
 from hpsocket.bench import cli, servers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, PYTHONPATH=ROOT + (os.pathsep + os.environ["PYTHONPATH"]
-                                          if os.environ.get("PYTHONPATH") else ""))
+from support import ROOT, pack_frame, python_env, roundtrip, run_python
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the benchmark needs Linux (epoll, /proc)")
@@ -35,10 +32,7 @@ def native_paths():
 
 
 def bench(*args, timeout=60):
-    proc = subprocess.run([sys.executable, "-m", "hpsocket", "bench", *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env=ENV, cwd=ROOT, timeout=timeout)
-    return proc
+    return run_python("-m", "hpsocket", "bench", *args, timeout=timeout, cwd=ROOT)
 
 
 def table_rows(stdout, scenario):
@@ -142,18 +136,10 @@ def _echo_once(kind, port):
     body = os.urandom(300)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         if kind in servers.PACK_KINDS:
-            header = struct.pack("<I", (servers.PACK_FLAG << 22) | len(body))
-            s.sendall(header + body)
-            want = header + body
+            want = pack_frame(body, servers.PACK_FLAG)
         else:
-            s.sendall(body)
             want = body
-        got = b""
-        while len(got) < len(want):
-            chunk = s.recv(65536)
-            assert chunk, "connection closed after %d bytes" % len(got)
-            got += chunk
-        assert got == want
+        assert roundtrip(s, want) == want
 
 
 @pytest.mark.parametrize("kind", [k for k in servers.KINDS if k != "ctypes-pull"])
@@ -165,7 +151,7 @@ def test_server_kind(kind, native_paths):
     if kind in servers.HP_KINDS:
         argv += ["--workers", "2"]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+                            stderr=subprocess.PIPE, env=python_env(), cwd=ROOT)
     try:
         line = proc.stdout.readline().decode()
         assert line.startswith("PORT "), (line, proc.stderr.read() if proc.poll() is not None else "")

@@ -7,10 +7,15 @@
 * the bytes on the wire, captured by a plain socket, are identical for the old
   binding and compat (clients and servers);
 * the README's example, a program ending with live connections, and the
-  behaviour the old API promises (or that compat fixes).
+  behaviour the old API promises (or that compat fixes);
+* property-based fuzzing (hypothesis) of the package helpers
+  (GeneratePkgBuffer / GeneratePkg / UnpackTPkgHeader round trips), the Pull
+  protocol parser fed arbitrary bytes at arbitrary split points, the
+  argument converters, and a pull server's functions with any arguments.
 """
 
 import ctypes
+import operator
 import os
 import runpy
 import socket
@@ -20,15 +25,20 @@ import sys
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from hpsocket import HPSocketError
 from hpsocket.compat import TcpPack, TcpPull, TcpPush, helper
+from hpsocket.compat import _base as compat_base
+from hpsocket.compat import _roles as compat_roles
 import hpsocket.compat.pyhpsocket as HPSocket
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for
+from support import (FUZZ, HOST, TIMEOUT, Recorder, buffers, data_args, ints, not_ints, pack_frame, python_env,
+                     roundtrip, run_python, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO = os.path.join(HERE, "compat_programs", "demo.py")
-ROOT = os.path.dirname(HERE)
 MODELS = ("push", "pull", "pack")
 ROUNDS = 5
 HEAD_FLAG = 0x169
@@ -43,12 +53,6 @@ def _old_binding_available():
 
 
 needs_old = pytest.mark.skipif(not _old_binding_available(), reason="the HPSocket 0.9.3 package is not installed")
-
-
-def env():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
-    return e
 
 
 def pull_packet(seq):
@@ -69,7 +73,7 @@ def expected_items(model, rounds=ROUNDS):
 def expected_wire(model, rounds=ROUNDS):
     """The bytes a demo client puts on the wire."""
     if model == "pack":
-        return b"".join(struct.pack("<I", (HEAD_FLAG << 22) | len(b)) + b for b in expected_items(model, rounds))
+        return b"".join(pack_frame(b, HEAD_FLAG) for b in expected_items(model, rounds))
     return b"".join(expected_items(model, rounds))
 
 
@@ -196,7 +200,7 @@ class ServerProcess:
 
     def __init__(self, impl, model):
         self.proc = subprocess.Popen([sys.executable, DEMO, impl, model, "server"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env())
         line = self._readline()
         assert line.startswith("PORT"), line
         self.port = int(line.split()[1])
@@ -222,8 +226,7 @@ class ServerProcess:
 
 
 def run_client_process(impl, model, port, rounds=ROUNDS):
-    r = subprocess.run([sys.executable, DEMO, impl, model, "client", str(port), str(rounds)],
-                       capture_output=True, text=True, timeout=40, env=env())
+    r = run_python(DEMO, impl, model, "client", port, rounds, timeout=40)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert "DONE" in r.stdout
     return r.stdout
@@ -341,13 +344,7 @@ def test_server_wire_bytes_identical(model):
     for impl in ("old", "compat"):
         srv = ServerProcess(impl, model)
         with socket.create_connection((HOST, srv.port), timeout=TIMEOUT) as s:
-            s.sendall(request)
-            got = b""
-            while len(got) < len(request):
-                chunk = s.recv(65536)
-                assert chunk, "connection closed early"
-                got += chunk
-        replies[impl] = got
+            replies[impl] = roundtrip(s, request)
         items = recv_lines(srv.finish())
         if model == "push":      # a stream: one send's bytes may arrive in one read
             assert b"".join(items) == b"".join(expected_items(model))
@@ -366,11 +363,7 @@ def test_readme_example(capsys):
         assert svr.Start(host=HOST, port=0)
         port = HPSocket.HP_Server_GetListenAddress(svr.Server)[1]
         def echo(s, msg):
-            s.sendall(msg)
-            got = b""
-            while len(got) < len(msg):
-                got += s.recv(100)
-            assert got == msg
+            assert roundtrip(s, msg) == msg
 
         with socket.create_connection((HOST, port), timeout=TIMEOUT) as a:
             echo(a, b"hello")          # accepted and answered before the second one
@@ -390,22 +383,12 @@ def test_readme_example(capsys):
 
 
 def test_program_exits_with_live_connections():
-    r = subprocess.run([sys.executable, os.path.join(HERE, "compat_programs", "exit_with_connections.py")],
-                       capture_output=True, text=True, timeout=15, env=env())
+    r = run_python(os.path.join(HERE, "compat_programs", "exit_with_connections.py"), timeout=15)
     assert r.returncode == 0, r.stderr
     assert "CONNECTED" in r.stdout
 
 
 # -- behaviour of the old API --------------------------------------------------------
-
-
-@pytest.fixture
-def caught(unraisable):
-    """The conftest's `unraisable` recorder, emptied after the test (its
-    items reference the handlers, hence the components)."""
-    yield unraisable
-    with unraisable.cond:
-        unraisable.items.clear()
 
 
 def test_sender_handles_and_keywords():
@@ -440,7 +423,7 @@ def test_sender_handles_and_keywords():
         HPSocket.HP_Server_Stop(svr.Server)
 
 
-def test_handler_exception_keeps_connection(caught):
+def test_handler_exception_keeps_connection(unraisable):
     class Server(TcpPush.HP_TcpPushServer):
         @TcpPush.HP_TcpPushServer.EventDescription
         def OnAccept(self, Sender, ConnID, Client):
@@ -457,7 +440,7 @@ def test_handler_exception_keeps_connection(caught):
     try:
         with socket.create_connection((HOST, port), timeout=TIMEOUT) as s:
             s.sendall(b"boom")
-            errs = caught.wait(2)
+            errs = unraisable.wait(2)
             s.sendall(b"ok")
             assert s.recv(10) == b"ok"
         assert {type(e.exc_value) for e in errs} == {AttributeError, ValueError}
@@ -487,7 +470,7 @@ def test_hr_error_is_honoured():
         HPSocket.HP_Server_Stop(svr.Server)
 
 
-def test_wrong_keyword_names_are_reported(caught):
+def test_wrong_keyword_names_are_reported(unraisable):
     class Server(TcpPack.HP_TcpPackServer):
         def OnReceive(self, Sender, ConnID, Body):     # 0.9.3 calls it with Data=
             pass
@@ -496,8 +479,8 @@ def test_wrong_keyword_names_are_reported(caught):
     port = start_server(svr, "pack")
     try:
         with socket.create_connection((HOST, port), timeout=TIMEOUT) as s:
-            s.sendall(struct.pack("<I", (HEAD_FLAG << 22) | 2) + b"hi")
-            err = caught.wait(1)[0]
+            s.sendall(pack_frame(b"hi", HEAD_FLAG))
+            err = unraisable.wait(1)[0]
         assert isinstance(err.exc_value, TypeError)
     finally:
         HPSocket.HP_Server_Stop(svr.Server)
@@ -548,7 +531,7 @@ def test_pull_split_packet_and_raw_parameter():
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_agent(model, caught):
+def test_agent(model, unraisable):
     server_got = Recorder()
     svr = make_server(model, server_got)
     port = start_server(svr, model)
@@ -600,7 +583,7 @@ def test_agent(model, caught):
         agt.Stop()
         HPSocket.HP_Server_Stop(svr.Server)
     assert "shutdown" in events.wait(5)
-    assert {type(e.exc_value) for e in caught.wait(3)} == {AttributeError}   # OnConnect's, reported
+    assert {type(e.exc_value) for e in unraisable.wait(3)} == {AttributeError}   # OnConnect's, reported
     with pytest.raises(Exception, match="Cannot stop agent!"):
         agt.Stop()
 
@@ -674,3 +657,242 @@ def test_event_description_wraps():
     assert handler.__name__ == "handler"
     assert TcpPull.HP_TcpPullServer.EventDescription(lambda: ctypes.c_int(2))() == 2
     assert TcpPack.HP_TcpPackServer.EventDescription(lambda: True)() == 0
+
+
+# -- fuzzing: package helpers --------------------------------------------------------
+
+int32 = st.integers(-2 ** 31, 2 ** 31 - 1)
+int16 = st.integers(-2 ** 15, 2 ** 15 - 1)
+gbk_text = st.text(st.characters(codec="gbk"), max_size=40)
+ascii_text = st.text(st.characters(codec="ascii"), max_size=200)
+
+
+def _gbk_name(max_bytes=30):
+    return gbk_text.filter(lambda s: len(s.encode("gbk")) <= max_bytes and not s.endswith("\0"))
+
+
+@FUZZ
+@given(seq=int32, name=_gbk_name(), age=int16, desc=ascii_text)
+def test_pkg_round_trip(seq, name, age, desc):
+    buf = helper.GeneratePkgBuffer(seq, name, age, desc)
+    assert len(buf) == helper.TPkgHeaderSize + 32 + len(desc)
+    got_seq, body_len = helper.UnpackTPkgHeader(buf[:helper.TPkgHeaderSize])
+    assert (got_seq, body_len) == (seq, len(buf) - helper.TPkgHeaderSize)
+    got_name, got_age, got_desc = helper.GeneratePkg(buf[helper.TPkgHeaderSize:])
+    assert got_name.rstrip("\0") == name and len(got_name.encode("gbk")) == 30
+    assert (got_age, got_desc) == (age, desc)
+    # the ctypes views of the same bytes agree
+    hdr = helper.TPkgHeader.from_buffer_copy(buf[:8])
+    assert (hdr.seq, hdr.body_len) == (seq & 0xFFFFFFFF, body_len)
+    body = helper.TPkgBody.from_buffer_copy(buf[8:8 + ctypes.sizeof(helper.TPkgBody)])
+    assert body.age == age
+    if "\0" not in name:          # a c_char array reads up to the first NUL
+        assert body.name.decode("gbk") == name
+
+
+@FUZZ
+@given(seq=st.one_of(int32, ints, not_ints), name=st.one_of(gbk_text, st.text(max_size=40), not_ints),
+       age=st.one_of(int16, ints, not_ints), desc=st.one_of(gbk_text, st.text(max_size=40), not_ints))
+def test_pkg_build_arbitrary(seq, name, age, desc):
+    """Any arguments: a packet whose header counts its body, or a clear
+    exception (struct.error, a Unicode error, TypeError)."""
+    try:
+        buf = helper.GeneratePkgBuffer(seq, name, age, desc)
+    except (struct.error, UnicodeError, TypeError, AttributeError, ValueError):
+        return
+    seq2, body_len = helper.UnpackTPkgHeader(buf[:8])
+    assert seq2 == operator.index(seq) and body_len == len(buf) - 8
+    # desc is counted in characters (as in the old binding): its GBK bytes
+    # are cut to that many
+    assert buf[40:] == desc.encode("gbk")[:len(desc)]
+
+
+@FUZZ
+@given(data=st.binary(max_size=100))
+def test_pkg_parse_arbitrary_bytes(data):
+    try:
+        seq, body_len = helper.UnpackTPkgHeader(data)
+    except struct.error:
+        assert len(data) != 8
+    else:
+        assert len(data) == 8 and struct.pack("ii", seq, body_len) == data
+    try:
+        name, age, desc = helper.GeneratePkg(data)
+    except (struct.error, UnicodeDecodeError):
+        return
+    assert len(data) >= 32 and isinstance(name, str) and isinstance(age, int) and isinstance(desc, str)
+
+
+@FUZZ
+@given(header=st.booleans(), length=int32)
+def test_pkg_info(header, length):
+    info = helper.TPkgInfo(header, length)
+    assert (info.is_header, info.length) == (header, length)
+    info.Reset()
+    assert (info.is_header, info.length) == (True, helper.TPkgHeaderSize)
+
+
+@FUZZ
+@given(init=st.one_of(st.integers(0, 1000), st.binary(max_size=100), not_ints))
+def test_cbuffer(init):
+    try:
+        buf = helper.CBuffer(init)
+    except (TypeError, ValueError):
+        assert not (isinstance(init, bytes) or isinstance(init, int) and init >= 1)
+        return
+    n = init if isinstance(init, int) else len(init)
+    assert len(buf.Contents()) >= n
+
+
+# -- fuzzing: the Pull protocol parser -------------------------------------------------
+
+
+class _Sink:
+    """Stands in for a compat Pull object: records heads and bodies."""
+
+    def __init__(self):
+        self.events = []
+
+    def OnReceiveHead(self, Sender, ConnID, Seq, Length, raw):
+        self.events.append(("head", Seq, Length, raw))
+
+    def OnReceiveBody(self, Sender, ConnID, Body):
+        self.events.append(("body", Body))
+
+
+class _Stream:
+    """The pull buffer of one connection: data arrives in pieces, the parser
+    fetches exactly what it asks for."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def fetch(self, n):
+        if n > len(self.buf):
+            return None
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+
+def _feed(stream_bytes, cuts):
+    """Feed the bytes to pull_parse in pieces cut at ``cuts``; returns
+    (sink, results, stream, info)."""
+    sink, stream, info = _Sink(), _Stream(), helper.TPkgInfo()
+    results = []
+    points = sorted({c % (len(stream_bytes) + 1) for c in cuts} | {len(stream_bytes)})
+    start = 0
+    for p in points:
+        stream.buf += stream_bytes[start:p]
+        start = p
+        r = compat_roles.pull_parse(sink, 1, 7, len(stream.buf), info, stream.fetch)
+        results.append(r)
+        if r == compat_base.HR_ERROR:
+            break
+    stream.fed = start
+    return sink, results, stream, info
+
+
+packets = st.lists(st.tuples(int32, _gbk_name(), int16, ascii_text), max_size=6)
+
+
+@FUZZ
+@given(pkts=packets, cuts=st.lists(st.integers(0, 10 ** 6), max_size=12))
+def test_pull_parser_well_formed(pkts, cuts):
+    """Whole packets arrive as heads and bodies whatever the split points."""
+    wire = b"".join(helper.GeneratePkgBuffer(*p) for p in pkts)
+    sink, results, stream, info = _feed(wire, cuts)
+    assert all(r == compat_base.HR_OK for r in results)
+    expected = []
+    for p in pkts:
+        b = helper.GeneratePkgBuffer(*p)
+        expected.append(("head", p[0], len(b) - 8, b[:8]))
+        expected.append(("body", b[8:]))
+    assert sink.events == expected
+    assert not stream.buf and info.is_header and info.length == helper.TPkgHeaderSize
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=300),
+                      st.builds(lambda h, b: struct.pack("ii", *h) + b,
+                                st.tuples(int32, st.integers(-5, 64)), st.binary(max_size=100))),
+       cuts=st.lists(st.integers(0, 400), max_size=10))
+def test_pull_parser_arbitrary_bytes(data, cuts):
+    """Garbage: heads and bodies as the bytes say, HR_ERROR (close) on a
+    negative length, never an exception, and never more bytes taken than given."""
+    sink, results, stream, info = _feed(data, cuts)
+    assert all(r in (compat_base.HR_OK, compat_base.HR_ERROR) for r in results)
+    consumed = sum(len(e[3]) if e[0] == "head" else len(e[1]) for e in sink.events)
+    for e in sink.events:
+        if e[0] == "head":
+            assert e[2] >= 0
+    if results and results[-1] == compat_base.HR_ERROR:
+        # the header announcing a negative length was taken, then the stream refused
+        assert struct.unpack("ii", data[consumed:consumed + 8])[1] < 0
+        consumed += 8
+    assert consumed + len(stream.buf) == stream.fed
+
+
+# -- fuzzing: argument converters ------------------------------------------------------
+
+
+@FUZZ
+@given(value=st.one_of(data_args, st.text(max_size=20), not_ints))
+def test_compat_to_buffer(value):
+    try:
+        out = compat_base.to_buffer(value)
+    except (TypeError, ValueError):
+        return
+    assert isinstance(out, (bytes, bytearray, memoryview))
+
+
+@FUZZ
+@given(handle=st.one_of(ints, not_ints))
+def test_compat_handles(handle):
+    with pytest.raises(ValueError):
+        compat_base.core_of(handle)
+    with pytest.raises(ValueError):
+        HPSocket.HP_Server_Send(Server=handle, ConnID=1, Buffer=b"x")
+
+
+@FUZZ
+@given(host=st.one_of(st.text(max_size=20), st.binary(max_size=20), not_ints))
+def test_compat_host_arg(host):
+    try:
+        out = compat_base.host_arg(host)
+    except UnicodeDecodeError:
+        assert isinstance(host, (bytes, bytearray))
+        return
+    if isinstance(host, (bytes, bytearray)):
+        assert isinstance(out, str)
+    else:
+        assert out is host
+
+
+def test_compat_pull_server_fuzzed_arguments():
+    """The compat functions swallow argument errors as the old binding's
+    returned FALSE: never another exception."""
+    srv = TcpPull.HP_TcpPullServer()
+    assert HPSocket.HP_Server_Start(srv.Server, HOST, 0)
+    try:
+        @FUZZ
+        # (lengths past Py_ssize_t: see test_pull.py's test_argument_errors)
+        @given(conn=st.one_of(ints, not_ints), length=st.one_of(st.integers(-2 ** 62, 2 ** 62), not_ints),
+               data=st.one_of(buffers, st.text(max_size=10)))
+        def run(conn, length, data):
+            for fn, args in [(HPSocket.HP_Server_Send, (conn, data)),
+                             (HPSocket.HP_TcpPullServer_Fetch, (conn, length)),
+                             (HPSocket.HP_TcpPullServer_Peek, (conn, length)),
+                             (HPSocket.HP_Server_Disconnect, (conn,)),
+                             (HPSocket.HP_Server_GetRemoteAddress, (conn,)),
+                             (HPSocket.HP_Server_GetConnectionExtra, (conn,))]:
+                try:
+                    fn(srv.Server, *args)
+                except (TypeError, ValueError, HPSocketError, ctypes.ArgumentError):
+                    pass
+                except OverflowError as exc:
+                    pytest.fail(f"{fn.__name__}{args!r}: OverflowError {exc}")
+
+        run()
+    finally:
+        HPSocket.HP_Server_Stop(srv.Server)

@@ -6,10 +6,15 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import wait_for
+from support import python_env, wait_for
 
 SCRIPT = textwrap.dedent("""
-    import socket, sys, hpsocket
+    import signal, socket, sys, hpsocket
+
+    # A test run started in the background by a non-interactive shell has
+    # SIGINT ignored, and children inherit that: give this one Python's
+    # KeyboardInterrupt handler, as when run from a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class Echo(hpsocket.TcpServer):
         def on_receive(self, conn_id, data):
@@ -40,7 +45,7 @@ def _main_thread_sleeps_in_futex(pid):
 
 def run_and_interrupt(mode):
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=python_env())
     try:
         assert proc.stdout.readline().strip() in ("serving", "waiting")
         # The main thread's next sleep is in serve_forever()/wait(): send the

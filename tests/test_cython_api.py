@@ -4,12 +4,13 @@ extension that subclasses TcpServer as a cdef class and echo through it."""
 import importlib.util
 import os
 import socket
-import sys
 import sysconfig
 
 import pytest
 
 import hpsocket
+
+from support import roundtrip
 
 cython_build = pytest.importorskip("Cython.Build")
 setuptools = pytest.importorskip("setuptools")
@@ -49,12 +50,7 @@ def test_cdef_subclass_echoes(cython_ext):
     with srv:
         srv.start("127.0.0.1", 0)
         with socket.create_connection(srv.listen_address, timeout=10) as s:
-            s.sendall(b"cimported")
-            got = b""
-            while len(got) < 9:
-                chunk = s.recv(100)
-                assert chunk
-                got += chunk
+            got = roundtrip(s, b"cimported")
         assert got == b"cimported"
         assert srv.received == 9
 

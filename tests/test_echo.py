@@ -14,7 +14,6 @@ and error 0, on both ends when one side closes the connection.
 
 import random
 import socket
-import struct
 import threading
 
 import pytest
@@ -22,7 +21,7 @@ import pytest
 import hpsocket
 from hpsocket import ServiceState, SocketOperation
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for, recv_exact
+from support import HOST, TIMEOUT, Recorder, pack_frame, recv_exact, unpack_header, wait_for
 
 MODELS = ("push", "pull", "pack")
 KINDS = ("client", "agent")
@@ -40,20 +39,14 @@ MESSAGES = [
 EXPECTED = b"".join(MESSAGES)
 
 
-def frame(body, flag=0):
-    return struct.pack("<I", (flag << 22) | len(body)) + body
-
-
-
 def parse_frames(data, flag=0):
     """Split a pack stream into bodies, checking every header's flag."""
     bodies = []
     pos = 0
     while pos < len(data):
         assert len(data) - pos >= 4, "truncated header"
-        (header,) = struct.unpack_from("<I", data, pos)
-        assert header >> 22 == flag, f"header {header:#010x} has flag {header >> 22:#x}, not {flag:#x}"
-        length = header & 0x3FFFFF
+        got_flag, length = unpack_header(data, pos)
+        assert got_flag == flag, f"header at {pos} has flag {got_flag:#x}, not {flag:#x}"
         assert len(data) - pos - 4 >= length, "truncated body"
         bodies.append(bytes(data[pos + 4:pos + 4 + length]))
         pos += 4 + length
@@ -272,7 +265,7 @@ def expect_closed_normally(recorder, conn_id):
 @pytest.mark.parametrize("closer", ["server", "peer"])
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("model", MODELS)
-def test_server_with_component_peer(model, kind, closer, unraisable):
+def test_server_with_component_peer(model, kind, closer):
     with ECHO_SERVERS[model]() as server, PEERS[(model, kind)]() as peer:
         server.start(HOST, 0)
         listen = check_address(server.listen_address)
@@ -329,7 +322,6 @@ def test_server_with_component_peer(model, kind, closer, unraisable):
     # Stopping everything added no second on_close.
     assert len(server.closes) == 1
     assert len(peer.closes) == 1
-    assert len(unraisable) == 0, unraisable.items
 
 
 # -- server <-> plain Python socket -------------------------------------------------
@@ -337,7 +329,7 @@ def test_server_with_component_peer(model, kind, closer, unraisable):
 
 @pytest.mark.parametrize("closer", ["server", "socket"])
 @pytest.mark.parametrize("model", MODELS)
-def test_server_with_socket_peer(model, closer, unraisable):
+def test_server_with_socket_peer(model, closer):
     with ECHO_SERVERS[model]() as server:
         server.start(HOST, 0)
         port = server.listen_address[1]
@@ -351,13 +343,13 @@ def test_server_with_socket_peer(model, closer, unraisable):
 
             if model == "pack":
                 for msg in MESSAGES:
-                    sock.sendall(frame(msg))
+                    sock.sendall(pack_frame(msg))
                 got = []
                 for msg in MESSAGES:
-                    (header,) = struct.unpack("<I", recv_exact(sock, 4))
-                    assert header >> 22 == 0
-                    assert header & 0x3FFFFF == len(msg)
-                    got.append(recv_exact(sock, header & 0x3FFFFF))
+                    flag, length = unpack_header(recv_exact(sock, 4))
+                    assert flag == 0
+                    assert length == len(msg)
+                    got.append(recv_exact(sock, length))
             else:
                 for msg in MESSAGES:
                     sock.sendall(msg)
@@ -374,7 +366,6 @@ def test_server_with_socket_peer(model, closer, unraisable):
             assert server.connection_ids == []
 
     assert len(server.closes) == 1
-    assert len(unraisable) == 0, unraisable.items
 
 
 # -- client/agent <-> plain Python socket echo server ------------------------------
@@ -440,7 +431,7 @@ class SocketEchoServer:
 @pytest.mark.parametrize("closer", ["socket", "peer"])
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("model", MODELS)
-def test_peer_with_socket_server(model, kind, closer, unraisable):
+def test_peer_with_socket_server(model, kind, closer):
     with SocketEchoServer() as raw, PEERS[(model, kind)]() as peer:
         cid = peer_connect(peer, raw.port)
         assert raw.accepted.wait(TIMEOUT)
@@ -476,4 +467,3 @@ def test_peer_with_socket_server(model, kind, closer, unraisable):
 
     assert len(peer.closes) == 1
     assert raw.error is None, raw.error
-    assert len(unraisable) == 0, unraisable.items

@@ -11,12 +11,10 @@ import pytest
 import hpsocket
 from hpsocket import HandleResult, HPSocketError, ServiceState, SocketError, SocketOperation
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for, connect, roundtrip
+from support import HOST, TIMEOUT, EchoServer, Recorder, connect, roundtrip, wait_for
 
 
 # -- helpers -------------------------------------------------------------------
-
-
 
 
 def assert_closed_by_peer(sock):
@@ -62,17 +60,6 @@ class Tracking(hpsocket.TcpServer):
 
     def on_close(self, conn_id, operation, error_code):
         self.closes.add((conn_id, operation, error_code))
-
-
-@pytest.fixture
-def caught(unraisable):
-    """The conftest's `unraisable` recorder, emptied after the test: the
-    hook's arguments reference the handler's bound method, hence the
-    server, and the fixture value itself lives until after the leftover
-    check."""
-    yield unraisable
-    with unraisable.cond:
-        unraisable.items.clear()
 
 
 def closes_of(server, conn_id):
@@ -204,7 +191,7 @@ class Boom(Exception):
     pass
 
 
-def test_raising_on_receive_is_unraisable_and_closes_only_its_connection(caught):
+def test_raising_on_receive_is_unraisable_and_closes_only_its_connection(unraisable):
     raised = Recorder()
 
     class S(Tracking):
@@ -223,7 +210,7 @@ def test_raising_on_receive_is_unraisable_and_closes_only_its_connection(caught)
             good_id = srv.conn_of(good)
             bad.sendall(b"boom!")
             assert_closed_by_peer(bad)
-            [args] = caught.wait(1)
+            [args] = unraisable.wait(1)
             [exc] = raised.items
             assert args.exc_value is exc
             assert args.exc_type is Boom
@@ -237,13 +224,13 @@ def test_raising_on_receive_is_unraisable_and_closes_only_its_connection(caught)
             for i in range(10):
                 assert roundtrip(good, b"x%d" % i) == b"x%d" % i
             assert closes_of(srv, good_id) == []
-    assert len(caught) == 1
+    assert len(unraisable) == 1
     # The exception's traceback references the server; the class (kept by
     # hpsocket's class cache, see test_lifecycle) references `raised`.
     raised.items.clear()
 
 
-def test_custom_on_error_receives_event_conn_and_exception(caught):
+def test_custom_on_error_receives_event_conn_and_exception():
     errors = Recorder()
 
     class S(Tracking):
@@ -266,11 +253,10 @@ def test_custom_on_error_receives_event_conn_and_exception(caught):
         assert exc.args == (b"payload",)
         wait_for(lambda: closes_of(srv, cid))
         assert closes_of(srv, cid)[0][1:] == (SocketOperation.RECEIVE, errno.ECANCELED)
-    assert len(caught) == 0
     errors.items.clear()   # see the comment in the test above
 
 
-def test_raising_on_error_is_itself_unraisable(caught):
+def test_raising_on_error_is_itself_unraisable(unraisable):
     class S(Tracking):
         def on_receive(self, conn_id, data):
             raise Boom("first")
@@ -284,14 +270,14 @@ def test_raising_on_error_is_itself_unraisable(caught):
             cid = srv.conn_of(c)
             c.sendall(b"x")
             assert_closed_by_peer(c)
-        [args] = caught.wait(1)
+        [args] = unraisable.wait(1)
         assert isinstance(args.exc_value, ValueError)
         assert isinstance(args.exc_value.__cause__, Boom)
         wait_for(lambda: closes_of(srv, cid))
 
 
 @pytest.mark.parametrize("garbage", ["x", 7, -1, 2.0, object()])
-def test_garbage_result_is_type_error_and_closes(caught, garbage):
+def test_garbage_result_is_type_error_and_closes(unraisable, garbage):
     class S(Tracking):
         def on_receive(self, conn_id, data):
             if data == b"garbage":
@@ -306,7 +292,7 @@ def test_garbage_result_is_type_error_and_closes(caught, garbage):
             srv.conn_of(good)
             bad.sendall(b"garbage")
             assert_closed_by_peer(bad)
-            [args] = caught.wait(1)
+            [args] = unraisable.wait(1)
             assert isinstance(args.exc_value, TypeError)
             assert "on_receive" in repr(args.object)
             wait_for(lambda: closes_of(srv, bad_id))
@@ -314,7 +300,7 @@ def test_garbage_result_is_type_error_and_closes(caught, garbage):
             assert roundtrip(good, b"fine") == b"fine"
 
 
-def test_garbage_result_goes_to_custom_on_error(caught):
+def test_garbage_result_goes_to_custom_on_error():
     errors = Recorder()
 
     class S(Tracking):
@@ -333,10 +319,9 @@ def test_garbage_result_goes_to_custom_on_error(caught):
         [(event, conn_id, exc)] = errors.wait(1)
         assert (event, conn_id) == ("on_receive", cid)
         assert isinstance(exc, TypeError)
-    assert len(caught) == 0
 
 
-def test_raising_on_accept_drops_connection_without_on_close(caught):
+def test_raising_on_accept_drops_connection_without_on_close(unraisable):
     class S(Tracking):
         def on_accept(self, conn_id, client_fd):
             raise Boom("no")
@@ -345,7 +330,7 @@ def test_raising_on_accept_drops_connection_without_on_close(caught):
         srv.start(HOST, 0)
         with connect(srv) as c:
             assert_closed_by_peer(c)
-        [args] = caught.wait(1)
+        [args] = unraisable.wait(1)
         assert isinstance(args.exc_value, Boom)
         assert "on_accept" in repr(args.object)
     assert len(srv.closes) == 0
@@ -355,14 +340,10 @@ def test_raising_on_accept_drops_connection_without_on_close(caught):
 
 
 def test_override_in_subclass_of_subclass():
-    class Echo(hpsocket.TcpServer):
-        def on_receive(self, conn_id, data):
-            self.send(conn_id, data)
-
-    class Inherits(Echo):
+    class Inherits(EchoServer):
         pass
 
-    class Upper(Echo):
+    class Upper(EchoServer):
         def on_receive(self, conn_id, data):
             self.send(conn_id, data.upper())
 
@@ -557,7 +538,7 @@ def test_extra_attached_in_refusing_on_accept_is_released():
         wait_for(lambda: all(r() is None for r in refs.items))
 
 
-def test_on_error_for_on_prepare_listen(caught):
+def test_on_error_for_on_prepare_listen():
     errors = Recorder()
 
     class S(hpsocket.TcpServer):
@@ -573,10 +554,9 @@ def test_on_error_for_on_prepare_listen(caught):
     assert info.value.code == SocketError.SOCKET_PREPARE
     assert errors.items == [("on_prepare_listen", None, KeyError, threading.get_ident())]
     assert srv.state == ServiceState.STOPPED
-    assert len(caught) == 0
 
 
-def test_raising_on_close_is_reported_and_extra_still_released(caught):
+def test_raising_on_close_is_reported_and_extra_still_released(unraisable):
     import gc
     import weakref
 
@@ -598,7 +578,7 @@ def test_raising_on_close_is_reported_and_extra_still_released(caught):
         srv.start(HOST, 0)
         with connect(srv):
             refs.wait(1)
-        [args] = caught.wait(1)
+        [args] = unraisable.wait(1)
         assert isinstance(args.exc_value, Boom)
         assert "on_close" in repr(args.object)
         gc.collect()

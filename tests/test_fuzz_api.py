@@ -12,11 +12,11 @@ parses input.
 * conn_id arguments of every connection method (any int, negative, past
   2**64, wrong types) against a live server with a live, a closed and
   unknown connections;
-* send / send_packets / send_file data (any object), fetch / peek lengths and
-  fetch_into buffers, disconnect periods;
-* the compat layer's package helpers (GeneratePkgBuffer / GeneratePkg /
-  UnpackTPkgHeader round trips), its Pull protocol parser fed arbitrary
-  bytes at arbitrary split points, and its argument converters.
+* send / send_packets / send_file data (any object), disconnect periods.
+
+fetch / peek / fetch_into arguments are tested in test_pull.py, the compat
+layer's helpers and parser in test_compat.py.  The strategies are in
+support.py.
 
 Components are created inside each test and stopped before it ends (the
 no_leftovers fixture checks it).  Checks that need a component to be gone
@@ -25,32 +25,20 @@ error message from a helper instead of asserting inside it.
 """
 
 import array
-import ctypes
-import operator
 import socket
-import struct
 import threading
-import time
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hpsocket
 from hpsocket import HPSocketError
-from hpsocket.compat import _base as compat_base
-from hpsocket.compat import _roles as compat_roles
-from hpsocket.compat import helper
 
-from conftest import HOST, wait_for
+from support import (FUZZ, HOST, INT_MAX, U32, U64, anything, buffers, data_args, is_int, not_ints,
+                     ints, pack_frame, wait_for)
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 FEW = settings(FUZZ, max_examples=40)
-
-U32 = 0xFFFFFFFF
-U64 = 2 ** 64 - 1
-INT_MAX = 2 ** 31 - 1
 
 SERVERS = (hpsocket.TcpServer, hpsocket.TcpPullServer, hpsocket.TcpPackServer)
 AGENTS = (hpsocket.TcpAgent, hpsocket.TcpPullAgent, hpsocket.TcpPackAgent)
@@ -58,43 +46,6 @@ CLIENTS = (hpsocket.TcpClient, hpsocket.TcpPullClient, hpsocket.TcpPackClient)
 ALL_CLASSES = SERVERS + AGENTS + CLIENTS
 PACK_CLASSES = (hpsocket.TcpPackServer, hpsocket.TcpPackAgent, hpsocket.TcpPackClient)
 BOOL_OPTIONS = frozenset({"no_delay", "direct_writes", "mark_silence", "reuse_address"})
-
-
-class _Weird:
-    """An object with no buffer, no __index__, no __int__."""
-
-    def __repr__(self):
-        return "<_Weird>"
-
-
-class _IntLike:
-    """Has __index__ but is not an int: the API takes only real ints."""
-
-    def __index__(self):
-        return 5
-
-    def __int__(self):
-        return 5
-
-
-ints = st.one_of(
-    st.integers(),
-    st.integers(min_value=-2 ** 70, max_value=2 ** 70),
-    st.sampled_from([0, 1, -1, 0x3FF, 0x400, 0x3FFFFF, 0x400000, INT_MAX, INT_MAX + 1,
-                     U32 - 256, U32 - 255, U32, U32 + 1, U64, U64 + 1, 2 ** 63, -2 ** 63,
-                     2 ** 200, -2 ** 200]),
-)
-not_ints = st.one_of(
-    st.none(), st.booleans(), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20), st.binary(max_size=20), st.lists(st.integers(), max_size=3),
-    st.complex_numbers(), st.fractions(), st.decimals(allow_nan=False),
-    st.builds(_Weird), st.builds(_IntLike), st.builds(bytearray, st.binary(max_size=8)),
-)
-anything = st.one_of(ints, not_ints)
-
-
-def is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 # -- pack header parameters ------------------------------------------------------
@@ -412,7 +363,7 @@ def _live(cls, **options):
     srv = Srv(worker_threads=2, **options)
     srv.start(HOST, 0)
     port = srv.listen_address[1]
-    first = struct.pack("<I", 8) + b"12345678" if cls is hpsocket.TcpPackServer else b"x" * 64
+    first = pack_frame(b"12345678") if cls is hpsocket.TcpPackServer else b"x" * 64
     gone = _Peer(port, first)
     wait_for(lambda: srv.connection_count == 1)
     closed_id = srv.connection_ids[0]
@@ -526,24 +477,6 @@ def test_client_methods_when_not_connected():
 
 
 # -- data arguments ----------------------------------------------------------------
-
-def _noncontiguous(b):
-    return memoryview(b)[::2]
-
-
-buffers = st.one_of(
-    st.binary(max_size=1500),
-    st.builds(bytearray, st.binary(max_size=1500)),
-    st.builds(memoryview, st.binary(max_size=1500)),
-    st.builds(lambda b: memoryview(b)[1:], st.binary(max_size=64)),
-    st.builds(lambda b: array.array("B", b), st.binary(max_size=64)),
-    st.builds(lambda xs: array.array("d", xs), st.lists(st.floats(), max_size=8)),
-    st.builds(lambda b: memoryview(bytearray(b * 4)).cast("B", (2, len(b) * 2)) if b else memoryview(b""),
-              st.binary(max_size=16)),
-    st.builds(lambda b: ctypes.create_string_buffer(b, len(b) or 1), st.binary(max_size=32)),
-)
-odd_buffers = st.builds(_noncontiguous, st.binary(min_size=2, max_size=64))
-data_args = st.one_of(buffers, odd_buffers, not_ints, ints)
 
 
 def _nbytes(obj):
@@ -670,78 +603,6 @@ def test_send_file_arguments(live, tmp_path):
     assert srv.connection_ids == [live_id]
 
 
-@pytest.fixture
-def pull_live():
-    srv, live_id, closed_id, peer = _live(hpsocket.TcpPullServer)
-    holder = _Holder([srv, live_id, peer])
-    try:
-        yield holder
-    finally:
-        srv.stop()
-        peer.close()
-        holder.clear()
-
-
-def test_fetch_lengths(pull_live):
-    srv, live_id, peer = pull_live
-    peer.sock.sendall(bytes(range(256)) * 64)
-    wait_for(lambda: srv.peek(live_id, 64 + 256 * 64) is not None)
-
-    @FUZZ
-    @given(n=st.one_of(st.integers(0, 300), ints, not_ints), how=st.sampled_from(["fetch", "peek"]))
-    def run(n, how):
-        fn = getattr(srv, how)
-        try:
-            result = fn(live_id, n)
-        except TypeError as exc:
-            assert not is_int(n), f"{how}({n!r}): {exc!r}"
-            return
-        except ValueError as exc:
-            assert is_int(n) and not 0 <= n <= INT_MAX, f"{how}({n!r}): {exc!r}"
-            return
-        except OverflowError as exc:
-            pytest.fail(f"{how}(conn_id, {n!r}) raised OverflowError, not ValueError: {exc}")
-        assert is_int(n) and 0 <= n <= INT_MAX
-        assert result is None or (type(result) is bytes and len(result) == n), (n, result)
-        if result is not None and how == "peek":
-            assert srv.fetch(live_id, n) == result
-
-    run()
-    assert srv.connection_ids == [live_id]
-
-
-def test_fetch_into_buffers(pull_live):
-    srv, live_id, peer = pull_live
-    peer.sock.sendall(b"z" * 100_000)
-    wait_for(lambda: srv.peek(live_id, 64 + 100_000) is not None)
-
-    @FUZZ
-    @given(buf=st.one_of(
-        st.builds(bytearray, st.integers(0, 200)),
-        st.builds(lambda n: memoryview(bytearray(n)), st.integers(0, 200)),
-        st.builds(lambda n: memoryview(bytearray(n))[::2], st.integers(2, 200)),
-        st.builds(lambda n: array.array("i", [0] * n), st.integers(0, 20)),
-        st.builds(lambda n: ctypes.create_string_buffer(n), st.integers(1, 50)),
-        st.builds(lambda n: memoryview(bytes(n)), st.integers(0, 20)),
-        data_args))
-    def run(buf):
-        try:
-            m = memoryview(buf)
-            writable = not m.readonly and m.contiguous
-        except TypeError:
-            writable = False
-        try:
-            result = srv.fetch_into(live_id, buf)
-        except (TypeError, ValueError) as exc:
-            assert not writable, f"fetch_into({buf!r}): {exc!r}"
-            return
-        assert writable, f"fetch_into({buf!r}) accepted"
-        assert result in (True, False)
-
-    run()
-    assert srv.connection_ids == [live_id]
-
-
 def test_period_arguments():
     srv = hpsocket.TcpServer(worker_threads=1, mark_silence=True)
     srv.start(HOST, 0)
@@ -769,246 +630,3 @@ def run_periods(srv):
         assert result in (True, False)
 
     run()
-
-
-# -- compat: package helpers --------------------------------------------------------
-
-int32 = st.integers(-2 ** 31, 2 ** 31 - 1)
-int16 = st.integers(-2 ** 15, 2 ** 15 - 1)
-gbk_text = st.text(st.characters(codec="gbk"), max_size=40)
-ascii_text = st.text(st.characters(codec="ascii"), max_size=200)
-
-
-def _gbk_name(max_bytes=30):
-    return gbk_text.filter(lambda s: len(s.encode("gbk")) <= max_bytes and not s.endswith("\0"))
-
-
-@FUZZ
-@given(seq=int32, name=_gbk_name(), age=int16, desc=ascii_text)
-def test_pkg_round_trip(seq, name, age, desc):
-    buf = helper.GeneratePkgBuffer(seq, name, age, desc)
-    assert len(buf) == helper.TPkgHeaderSize + 32 + len(desc)
-    got_seq, body_len = helper.UnpackTPkgHeader(buf[:helper.TPkgHeaderSize])
-    assert (got_seq, body_len) == (seq, len(buf) - helper.TPkgHeaderSize)
-    got_name, got_age, got_desc = helper.GeneratePkg(buf[helper.TPkgHeaderSize:])
-    assert got_name.rstrip("\0") == name and len(got_name.encode("gbk")) == 30
-    assert (got_age, got_desc) == (age, desc)
-    # the ctypes views of the same bytes agree
-    hdr = helper.TPkgHeader.from_buffer_copy(buf[:8])
-    assert (hdr.seq, hdr.body_len) == (seq & 0xFFFFFFFF, body_len)
-    body = helper.TPkgBody.from_buffer_copy(buf[8:8 + ctypes.sizeof(helper.TPkgBody)])
-    assert body.age == age
-    if "\0" not in name:          # a c_char array reads up to the first NUL
-        assert body.name.decode("gbk") == name
-
-
-@FUZZ
-@given(seq=st.one_of(int32, ints, not_ints), name=st.one_of(gbk_text, st.text(max_size=40), not_ints),
-       age=st.one_of(int16, ints, not_ints), desc=st.one_of(gbk_text, st.text(max_size=40), not_ints))
-def test_pkg_build_arbitrary(seq, name, age, desc):
-    """Any arguments: a packet whose header counts its body, or a clear
-    exception (struct.error, a Unicode error, TypeError)."""
-    try:
-        buf = helper.GeneratePkgBuffer(seq, name, age, desc)
-    except (struct.error, UnicodeError, TypeError, AttributeError, ValueError):
-        return
-    seq2, body_len = helper.UnpackTPkgHeader(buf[:8])
-    assert seq2 == operator.index(seq) and body_len == len(buf) - 8
-    # desc is counted in characters (as in the old binding): its GBK bytes
-    # are cut to that many
-    assert buf[40:] == desc.encode("gbk")[:len(desc)]
-
-
-@FUZZ
-@given(data=st.binary(max_size=100))
-def test_pkg_parse_arbitrary_bytes(data):
-    try:
-        seq, body_len = helper.UnpackTPkgHeader(data)
-    except struct.error:
-        assert len(data) != 8
-    else:
-        assert len(data) == 8 and struct.pack("ii", seq, body_len) == data
-    try:
-        name, age, desc = helper.GeneratePkg(data)
-    except (struct.error, UnicodeDecodeError):
-        return
-    assert len(data) >= 32 and isinstance(name, str) and isinstance(age, int) and isinstance(desc, str)
-
-
-@FUZZ
-@given(header=st.booleans(), length=int32)
-def test_pkg_info(header, length):
-    info = helper.TPkgInfo(header, length)
-    assert (info.is_header, info.length) == (header, length)
-    info.Reset()
-    assert (info.is_header, info.length) == (True, helper.TPkgHeaderSize)
-
-
-@FUZZ
-@given(init=st.one_of(st.integers(0, 1000), st.binary(max_size=100), not_ints))
-def test_cbuffer(init):
-    try:
-        buf = helper.CBuffer(init)
-    except (TypeError, ValueError):
-        assert not (isinstance(init, bytes) or isinstance(init, int) and init >= 1)
-        return
-    n = init if isinstance(init, int) else len(init)
-    assert len(buf.Contents()) >= n
-
-
-# -- compat: the Pull protocol parser -------------------------------------------------
-
-
-class _Sink:
-    """Stands in for a compat Pull object: records heads and bodies."""
-
-    def __init__(self):
-        self.events = []
-
-    def OnReceiveHead(self, Sender, ConnID, Seq, Length, raw):
-        self.events.append(("head", Seq, Length, raw))
-
-    def OnReceiveBody(self, Sender, ConnID, Body):
-        self.events.append(("body", Body))
-
-
-class _Stream:
-    """The pull buffer of one connection: data arrives in pieces, the parser
-    fetches exactly what it asks for."""
-
-    def __init__(self):
-        self.buf = bytearray()
-
-    def fetch(self, n):
-        if n > len(self.buf):
-            return None
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
-
-
-def _feed(stream_bytes, cuts):
-    """Feed the bytes to pull_parse in pieces cut at ``cuts``; returns
-    (sink, results, stream, info)."""
-    sink, stream, info = _Sink(), _Stream(), helper.TPkgInfo()
-    results = []
-    points = sorted({c % (len(stream_bytes) + 1) for c in cuts} | {len(stream_bytes)})
-    start = 0
-    for p in points:
-        stream.buf += stream_bytes[start:p]
-        start = p
-        r = compat_roles.pull_parse(sink, 1, 7, len(stream.buf), info, stream.fetch)
-        results.append(r)
-        if r == compat_base.HR_ERROR:
-            break
-    stream.fed = start
-    return sink, results, stream, info
-
-
-packets = st.lists(st.tuples(int32, _gbk_name(), int16, ascii_text), max_size=6)
-
-
-@FUZZ
-@given(pkts=packets, cuts=st.lists(st.integers(0, 10 ** 6), max_size=12))
-def test_pull_parser_well_formed(pkts, cuts):
-    """Whole packets arrive as heads and bodies whatever the split points."""
-    wire = b"".join(helper.GeneratePkgBuffer(*p) for p in pkts)
-    sink, results, stream, info = _feed(wire, cuts)
-    assert all(r == compat_base.HR_OK for r in results)
-    expected = []
-    for p in pkts:
-        b = helper.GeneratePkgBuffer(*p)
-        expected.append(("head", p[0], len(b) - 8, b[:8]))
-        expected.append(("body", b[8:]))
-    assert sink.events == expected
-    assert not stream.buf and info.is_header and info.length == helper.TPkgHeaderSize
-
-
-@FUZZ
-@given(data=st.one_of(st.binary(max_size=300),
-                      st.builds(lambda h, b: struct.pack("ii", *h) + b,
-                                st.tuples(int32, st.integers(-5, 64)), st.binary(max_size=100))),
-       cuts=st.lists(st.integers(0, 400), max_size=10))
-def test_pull_parser_arbitrary_bytes(data, cuts):
-    """Garbage: heads and bodies as the bytes say, HR_ERROR (close) on a
-    negative length, never an exception, and never more bytes taken than given."""
-    sink, results, stream, info = _feed(data, cuts)
-    assert all(r in (compat_base.HR_OK, compat_base.HR_ERROR) for r in results)
-    consumed = sum(len(e[3]) if e[0] == "head" else len(e[1]) for e in sink.events)
-    for e in sink.events:
-        if e[0] == "head":
-            assert e[2] >= 0
-    if results and results[-1] == compat_base.HR_ERROR:
-        # the header announcing a negative length was taken, then the stream refused
-        assert struct.unpack("ii", data[consumed:consumed + 8])[1] < 0
-        consumed += 8
-    assert consumed + len(stream.buf) == stream.fed
-
-
-# -- compat: argument converters ------------------------------------------------------
-
-
-@FUZZ
-@given(value=st.one_of(data_args, st.text(max_size=20), not_ints))
-def test_compat_to_buffer(value):
-    try:
-        out = compat_base.to_buffer(value)
-    except (TypeError, ValueError):
-        return
-    assert isinstance(out, (bytes, bytearray, memoryview))
-
-
-@FUZZ
-@given(handle=st.one_of(ints, not_ints))
-def test_compat_handles(handle):
-    with pytest.raises(ValueError):
-        compat_base.core_of(handle)
-    import hpsocket.compat.pyhpsocket as HP
-    with pytest.raises(ValueError):
-        HP.HP_Server_Send(Server=handle, ConnID=1, Buffer=b"x")
-
-
-@FUZZ
-@given(host=st.one_of(st.text(max_size=20), st.binary(max_size=20), not_ints))
-def test_compat_host_arg(host):
-    try:
-        out = compat_base.host_arg(host)
-    except UnicodeDecodeError:
-        assert isinstance(host, (bytes, bytearray))
-        return
-    if isinstance(host, (bytes, bytearray)):
-        assert isinstance(out, str)
-    else:
-        assert out is host
-
-
-def test_compat_pull_server_fuzzed_arguments(listener):
-    """The compat functions swallow argument errors as the old binding's
-    returned FALSE: never another exception."""
-    import hpsocket.compat.pyhpsocket as HP
-    from hpsocket.compat import TcpPull
-
-    srv = TcpPull.HP_TcpPullServer()
-    assert HP.HP_Server_Start(srv.Server, HOST, 0)
-    try:
-        @FUZZ
-        # (lengths past Py_ssize_t: see test_fetch_lengths)
-        @given(conn=st.one_of(ints, not_ints), length=st.one_of(st.integers(-2 ** 62, 2 ** 62), not_ints),
-               data=st.one_of(buffers, st.text(max_size=10)))
-        def run(conn, length, data):
-            for fn, args in [(HP.HP_Server_Send, (conn, data)),
-                             (HP.HP_TcpPullServer_Fetch, (conn, length)),
-                             (HP.HP_TcpPullServer_Peek, (conn, length)),
-                             (HP.HP_Server_Disconnect, (conn,)),
-                             (HP.HP_Server_GetRemoteAddress, (conn,)),
-                             (HP.HP_Server_GetConnectionExtra, (conn,))]:
-                try:
-                    fn(srv.Server, *args)
-                except (TypeError, ValueError, HPSocketError, ctypes.ArgumentError):
-                    pass
-                except OverflowError as exc:
-                    pytest.fail(f"{fn.__name__}{args!r}: OverflowError {exc}")
-
-        run()
-    finally:
-        HP.HP_Server_Stop(srv.Server)

@@ -5,9 +5,6 @@ import errno
 import gc
 import os
 import socket
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import weakref
@@ -15,33 +12,19 @@ import weakref
 import pytest
 
 import hpsocket
-from hpsocket import HandleResult, HPSocketError, ServiceState, SocketError
+from hpsocket import HPSocketError, ServiceState, SocketError
 from hpsocket import _core
 
-from conftest import HOST, TIMEOUT, Recorder, wait_for, connect, roundtrip
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support import HOST, ROOT, TIMEOUT, EchoServer, Recorder, connect, roundtrip, run_python, wait_for
 
 
 # -- helpers -------------------------------------------------------------------
 
 
-class Echo(hpsocket.TcpServer):
-    def on_receive(self, conn_id, data):
-        self.send(conn_id, data)
-
-
-
-
 def run_script(source, timeout=20):
-    """Run source in a fresh interpreter; return the CompletedProcess.  A
-    hang fails the test (subprocess.TimeoutExpired)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-    )
+    """Run source in a fresh interpreter (from the repository root); return
+    the CompletedProcess.  A hang fails the test (subprocess.TimeoutExpired)."""
+    return run_python(source=source, timeout=timeout, cwd=ROOT)
 
 
 # -- start failures --------------------------------------------------------------
@@ -52,7 +35,7 @@ def test_start_on_busy_port_raises_eaddrinuse():
         busy.bind((HOST, 0))
         busy.listen()
         port = busy.getsockname()[1]
-        srv = Echo()
+        srv = EchoServer()
         with pytest.raises(HPSocketError) as info:
             srv.start(HOST, port)
         err = info.value
@@ -68,9 +51,9 @@ def test_start_on_busy_port_raises_eaddrinuse():
 
 
 def test_start_on_port_of_another_server_raises_eaddrinuse():
-    with Echo() as first:
+    with EchoServer() as first:
         first.start(HOST, 0)
-        second = Echo()
+        second = EchoServer()
         with pytest.raises(HPSocketError) as info:
             second.start(HOST, first.listen_address[1])
         assert info.value.errno == errno.EADDRINUSE
@@ -81,7 +64,7 @@ def test_start_on_port_of_another_server_raises_eaddrinuse():
 
 
 def test_start_twice_raises_illegal_state():
-    with Echo() as srv:
+    with EchoServer() as srv:
         srv.start(HOST, 0)
         address = srv.listen_address
         with pytest.raises(HPSocketError) as info:
@@ -96,7 +79,7 @@ def test_start_twice_raises_illegal_state():
 
 
 def test_agent_and_client_start_twice_raise_illegal_state():
-    with Echo() as srv:
+    with EchoServer() as srv:
         srv.start(HOST, 0)
         with hpsocket.TcpAgent() as agent:
             agent.start()
@@ -113,7 +96,7 @@ def test_agent_and_client_start_twice_raise_illegal_state():
 def test_restart_three_cycles():
     shutdowns = Recorder()
 
-    class S(Echo):
+    class S(EchoServer):
         def on_shutdown(self):
             shutdowns.add(1)
 
@@ -130,7 +113,7 @@ def test_restart_three_cycles():
 
 
 def test_stop_on_stopped_and_never_started_is_noop():
-    srv = Echo()
+    srv = EchoServer()
     srv.stop()
     srv.stop()
     assert srv.state == ServiceState.STOPPED
@@ -185,7 +168,7 @@ def test_wait_from_handler_raises():
 
 
 def test_stop_from_another_thread_while_traffic_flows():
-    srv = Echo()
+    srv = EchoServer()
     srv.start(HOST, 0)
     address = srv.listen_address
     counts = [0] * 4
@@ -222,7 +205,7 @@ def test_stop_from_another_thread_while_traffic_flows():
 
 
 def test_wait_returns_false_while_running():
-    with Echo() as srv:
+    with EchoServer() as srv:
         srv.start(HOST, 0)
         t0 = time.monotonic()
         assert srv.wait(0.2) is False
@@ -233,7 +216,7 @@ def test_wait_returns_false_while_running():
 
 
 def test_serve_forever_returns_after_stop_from_another_thread():
-    srv = Echo()
+    srv = EchoServer()
     srv.start(HOST, 0)
     returned = threading.Event()
 
@@ -277,8 +260,8 @@ def test_serve_forever_returns_after_stop_from_handler():
 
 
 def test_context_manager_stops():
-    with Echo() as srv:
-        assert isinstance(srv, Echo)
+    with EchoServer() as srv:
+        assert isinstance(srv, EchoServer)
         srv.start(HOST, 0)
         c = connect(srv)
         assert roundtrip(c, b"cm") == b"cm"
@@ -292,7 +275,7 @@ def test_context_manager_stops_on_exception():
         pass
 
     with pytest.raises(Oops):
-        with Echo() as srv:
+        with EchoServer() as srv:
             srv.start(HOST, 0)
             raise Oops
     assert srv.state == ServiceState.STOPPED
@@ -415,7 +398,7 @@ def test_deleting_never_started_components_in_subprocess():
 
 
 def test_deleted_stopped_server_is_freed():
-    srv = Echo()
+    srv = EchoServer()
     srv.start(HOST, 0)
     with connect(srv) as c:
         assert roundtrip(c, b"a") == b"a"
@@ -428,7 +411,7 @@ def test_deleted_stopped_server_is_freed():
 
 def test_deleted_never_started_server_is_freed():
     before = _core._counters()["live_native"]
-    srv = Echo()
+    srv = EchoServer()
     assert _core._counters()["live_native"] == before + 1
     ref = weakref.ref(srv)
     del srv
@@ -663,7 +646,7 @@ def test_tunables_via_constructor():
 
 
 def test_subclass_constructor_passes_tunables():
-    class S(Echo):
+    class S(EchoServer):
         def __init__(self, greeting, **kw):
             super().__init__(**kw)
             self.greeting = greeting
@@ -763,7 +746,7 @@ def test_setting_tunable_while_started_raises():
 def test_max_connections_is_applied():
     closes = Recorder()
 
-    class S(Echo):
+    class S(EchoServer):
         def on_close(self, conn_id, operation, error_code):
             closes.add(conn_id)
 
@@ -788,7 +771,7 @@ def test_max_connections_is_applied():
 def _nodelay_seen(no_delay):
     seen = Recorder()
 
-    class S(Echo):
+    class S(EchoServer):
         def on_accept(self, conn_id, client_fd):
             s = socket.socket(fileno=os.dup(client_fd))
             try:

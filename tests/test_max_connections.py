@@ -2,10 +2,9 @@
 user is told (the library alone drops them silently)."""
 
 import socket
-import threading
 
 import hpsocket
-from conftest import HOST, Recorder, wait_for
+from support import HOST, Recorder, wait_for
 
 
 class Limited(hpsocket.TcpServer):

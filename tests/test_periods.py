@@ -6,7 +6,7 @@ import threading
 import pytest
 
 import hpsocket
-from conftest import HOST, wait_for
+from support import HOST, wait_for
 
 
 class Tracker(hpsocket.TcpServer):

@@ -6,11 +6,9 @@ the library calls exit(70), killing the process.  hpsocket takes the socket
 out of the set first.  Run in a subprocess so that a regression fails the
 test instead of ending pytest."""
 
-import subprocess
-import sys
-import textwrap
+from support import run_python
 
-SCRIPT = textwrap.dedent("""
+SCRIPT = """
     import socket, sys, threading, hpsocket
 
     class Echo(hpsocket.TcpServer):
@@ -43,10 +41,10 @@ SCRIPT = textwrap.dedent("""
         stop.set()
         t.join(10)
     print("survived", flush=True)
-""")
+"""
 
 
 def test_stop_during_connect_storm_does_not_kill_the_process():
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, "40"], capture_output=True, text=True, timeout=120)
+    proc = run_python(40, source=SCRIPT, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "survived" in proc.stdout

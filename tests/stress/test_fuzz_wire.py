@@ -15,7 +15,6 @@ every connection record and set_extra object released.
 """
 
 import json
-import os
 import random
 import select
 import socket
@@ -27,12 +26,10 @@ import time
 
 import pytest
 
-from conftest import HOST, recv_exact
+from support import HOST, pack_frame, pack_header, python_env, recv_exact
 
 pytestmark = pytest.mark.stress
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 PACK_FLAG = 0x169
 
 SERVER = r'''
@@ -146,9 +143,9 @@ class Server:
     def __init__(self, kind, tmp_path):
         path = tmp_path / "fuzz_server.py"
         path.write_text(SERVER)
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen([sys.executable, str(path), kind], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=python_env())
         line = self.proc.stdout.readline()
         assert line.startswith("PORT "), (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
         self.port = int(line.split()[1])
@@ -182,7 +179,7 @@ def frame(kind, body):
     """What to send for one message, and what the echo must be."""
     if kind.startswith("pack"):
         flag = int(kind[4:] or "0", 0)
-        wire = struct.pack("<I", (flag << 22) | len(body)) + body
+        wire = pack_frame(body, flag)
         return wire, wire
     if kind == "compat-pull":
         wire = struct.pack("ii", random.getrandbits(31), len(body)) + body
@@ -237,7 +234,7 @@ def garbage(kind, rng):
             flag = int(kind[4:] or "0", 0) if rng.random() < 0.8 else rng.randrange(1024)
             n = rng.choice([0, 1, 10, 1000, 0x10000, 0x10001, 0x3FFFFF, rng.randrange(5000)])
             body = rng.randbytes(min(n, rng.randrange(2 * n + 2), 200_000))
-            data = struct.pack("<I", (flag << 22) | n) + body + data
+            data = pack_header(n, flag) + body + data
         elif kind == "compat-pull":
             n = rng.choice([-1, -2 ** 31, 0, 1, 32, 1000, 2 ** 31 - 1, rng.randrange(5000)])
             body = rng.randbytes(max(0, min(n, rng.randrange(2 * max(n, 0) + 2), 200_000)))

@@ -25,7 +25,7 @@ import weakref
 import pytest
 
 import hpsocket
-from conftest import HOST, wait_for, recv_exact
+from support import HOST, pack_frame, pack_header, recv_exact, wait_for
 
 # In process: a deadlock in the library would hang pytest for good (the
 # signal method cannot interrupt a thread stuck in C with the GIL held), so a
@@ -276,13 +276,9 @@ def started():
 
 # -- peers -----------------------------------------------------------------------
 
-def header(flag, length):
-    return struct.pack("<I", (flag << 22) | length)
-
-
 def frame(model, body):
     """What goes on the wire for one message, which is also its echo."""
-    return header(PACK_FLAG, len(body)) + body if model == "pack" else body
+    return pack_frame(body, PACK_FLAG) if model == "pack" else body
 
 
 def new_socket(addr, bind=False, rcvbuf=None, timeout=10.0):
@@ -454,14 +450,14 @@ def _wrong_flag():
 def p_wrong_flag(chaos):
     with new_socket(chaos.addr) as s:
         s.connect(chaos.addr)
-        s.sendall(header(_wrong_flag(), 5) + b"hello")
+        s.sendall(pack_header(5, _wrong_flag()) + b"hello")
         expect_closed(s)
 
 
 def p_garbage(chaos):
     with new_socket(chaos.addr) as s:
         s.connect(chaos.addr)
-        junk = header(_wrong_flag(), random.randint(0, 0x3FFFFF)) + os.urandom(random.randint(0, 200))
+        junk = pack_header(flag=_wrong_flag(), length=random.randint(0, 0x3FFFFF)) + os.urandom(random.randint(0, 200))
         s.sendall(junk)
         expect_closed(s)
 
@@ -469,28 +465,28 @@ def p_garbage(chaos):
 def p_length_zero(chaos):
     with new_socket(chaos.addr) as s:
         s.connect(chaos.addr)
-        s.sendall(header(PACK_FLAG, 0))
+        s.sendall(pack_header(0, PACK_FLAG))
         expect_closed(s)
 
 
 def p_over_limit(chaos):
     with new_socket(chaos.addr) as s:
         s.connect(chaos.addr)
-        s.sendall(header(PACK_FLAG, random.randint(MAX_PACK + 1, 0x3FFFFF)) + os.urandom(100))
+        s.sendall(pack_header(random.randint(MAX_PACK + 1, 0x3FFFFF), PACK_FLAG) + os.urandom(100))
         expect_closed(s)
 
 
 def p_truncated_header(chaos):
     s = new_socket(chaos.addr)
     s.connect(chaos.addr)
-    s.sendall(header(PACK_FLAG, 10)[:random.randint(1, 3)])
+    s.sendall(pack_header(10, PACK_FLAG)[:random.randint(1, 3)])
     reset(s) if random.random() < 0.5 else s.close()
 
 
 def p_truncated_body(chaos):
     s = new_socket(chaos.addr)
     s.connect(chaos.addr)
-    s.sendall(header(PACK_FLAG, 1000) + os.urandom(random.randint(0, 999)))
+    s.sendall(pack_header(1000, PACK_FLAG) + os.urandom(random.randint(0, 999)))
     reset(s) if random.random() < 0.5 else s.close()
 
 
@@ -520,7 +516,7 @@ def assert_still_works(srv, model, loadgen):
 
 @pytest.mark.stress
 @pytest.mark.parametrize("model", MODELS)
-def test_echo_intact_beside_misbehaving_peers(model, sizes, started, loadgen, unraisable):
+def test_echo_intact_beside_misbehaving_peers(model, sizes, started, loadgen):
     srv = started(model)
     port = srv.listen_address[1]
     load = loadgen(port, model, sizes.conns, sizes.duration, warmup=sizes.warmup,
@@ -556,7 +552,6 @@ def test_echo_intact_beside_misbehaving_peers(model, sizes, started, loadgen, un
     wait_for(lambda: srv.connection_count == 0)
     wait_for(lambda: len(srv.tokens) == 0)
     assert srv.missing_extra == 0
-    assert len(unraisable) == 0, [u.exc_value for u in unraisable.items[:5]]
     assert_still_works(srv, model, loadgen)
     srv.stop()
 
@@ -837,7 +832,7 @@ def stop_under_traffic(srv, how):
 @pytest.mark.stress
 @pytest.mark.parametrize("how", ["main", "thread", "concurrent", "callback"])
 @pytest.mark.parametrize("model", MODELS)
-def test_stop_while_traffic_flows(model, how, sizes, started, loadgen, unraisable):
+def test_stop_while_traffic_flows(model, how, sizes, started, loadgen):
     srv = started(model)
     port = srv.listen_address[1]
     load = loadgen(port, model, sizes.conns, 60.0, warmup=0.0, size=sizes.size,
@@ -858,7 +853,6 @@ def test_stop_while_traffic_flows(model, how, sizes, started, loadgen, unraisabl
         churn.finish()
     wait_for(lambda: len(srv.tokens) == 0)
     assert srv.missing_extra == 0
-    assert len(unraisable) == 0, [u.exc_value for u in unraisable.items[:5]]
     # The same object starts again and serves cleanly.
     srv.start(HOST, 0)
     assert_still_works(srv, model, loadgen)
@@ -867,7 +861,7 @@ def test_stop_while_traffic_flows(model, how, sizes, started, loadgen, unraisabl
 
 @pytest.mark.stress
 @pytest.mark.parametrize("model", MODELS)
-def test_start_stop_cycles_under_traffic(model, sizes, started, loadgen, unraisable):
+def test_start_stop_cycles_under_traffic(model, sizes, started, loadgen):
     srv = started(model)
     churn = Churn(lambda: addr_of(srv), model)
     ways = ["main", "thread", "callback", "concurrent"]
@@ -890,7 +884,6 @@ def test_start_stop_cycles_under_traffic(model, sizes, started, loadgen, unraisa
     finally:
         churn.finish()
     assert churn.exchanged > 0
-    assert len(unraisable) == 0, [u.exc_value for u in unraisable.items[:5]]
     srv.start(HOST, 0)
     assert_still_works(srv, model, loadgen)
     srv.stop()
@@ -899,7 +892,7 @@ def test_start_stop_cycles_under_traffic(model, sizes, started, loadgen, unraisa
 @pytest.mark.stress
 @pytest.mark.parametrize("stopper", ["weakref", "callback"])
 @pytest.mark.parametrize("model", MODELS)
-def test_del_of_a_running_component(model, stopper, sizes, loadgen, unraisable):
+def test_del_of_a_running_component(model, stopper, sizes, loadgen):
     srv = SERVERS[model](**server_options(model))
     srv.start(HOST, 0)
     port = srv.listen_address[1]
@@ -935,7 +928,6 @@ def test_del_of_a_running_component(model, stopper, sizes, loadgen, unraisable):
         del srv
     gc.collect()
     assert ref() is None, gc.get_referrers(ref())
-    assert len(unraisable) == 0, [u.exc_value for u in unraisable.items[:5]]
 
 
 @pytest.mark.stress

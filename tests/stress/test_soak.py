@@ -32,7 +32,7 @@ import pytest
 import hpsocket
 from hpsocket import _core
 
-from conftest import HOST, wait_for
+from support import HOST, wait_for
 
 pytestmark = pytest.mark.stress
 

@@ -9,17 +9,15 @@ pytest:
 """
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
+from support import python_env, run_python
+
 MODELS = ("push", "pull", "pack")
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def _loadgen_path():
@@ -28,11 +26,7 @@ def _loadgen_path():
 
 
 def _env(watchdog=60):
-    env = dict(os.environ)
-    env["HPSOCKET_STRESS_WATCHDOG"] = str(watchdog)
-    path = [ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(path)
-    return env
+    return python_env(HPSOCKET_STRESS_WATCHDOG=str(watchdog))
 
 
 # Shared by the scripts: the three echo servers.  A watchdog (bound:
@@ -54,7 +48,8 @@ def options(model):
 
 
 def frame(model, body):
-    return struct.pack("<I", (FLAG << 22) | len(body)) + body if model == "pack" else body
+    # the pack header: a uint32 in host byte order (tests/support.py's pack_header)
+    return struct.pack("=I", (FLAG << 22) | len(body)) + body if model == "pack" else body
 
 
 def loadgen_args(loadgen, port, model, conns, duration, warmup=0.3):
@@ -291,9 +286,8 @@ print("RESULT " + json.dumps(result), flush=True)
 def test_connection_methods_on_bad_ids_from_many_threads(model, full_mode):
     conns, duration, after = (500, 12.0, 4.0) if full_mode else (100, 3.0, 1.0)
     watchdog = duration + after + 12
-    proc = subprocess.run([sys.executable, "-c", ABUSE, model, _loadgen_path(), str(conns),
-                           str(duration), str(after)],
-                          capture_output=True, text=True, timeout=watchdog + 20, env=_env(watchdog))
+    proc = run_python(model, _loadgen_path(), conns, duration, after, source=ABUSE,
+                      timeout=watchdog + 20, env=_env(watchdog))
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
@@ -495,8 +489,7 @@ def test_send_from_a_thread_while_the_peer_resets(model, full_mode):
     waits for the GIL: a send() holding the GIL while it waits for that lock
     deadlocked, so send() releases the GIL."""
     rounds = 300 if full_mode else 100
-    proc = subprocess.run([sys.executable, "-c", SEND_VS_RESET, model, str(rounds)],
-                          capture_output=True, text=True, timeout=60, env=_env(12 if not full_mode else 30))
+    proc = run_python(model, rounds, source=SEND_VS_RESET, timeout=60, env=_env(12 if not full_mode else 30))
     assert proc.returncode == 0 and "OK" in proc.stdout, (
         f"exit {proc.returncode} (a hang ends with the watchdog's stack dump)\n"
         f"{proc.stdout[-1000:]}\n{proc.stderr[-5000:]}")
@@ -537,7 +530,6 @@ def test_disconnect_while_on_accept_runs(model):
     library's own Disconnect, HP-Socket called exit(70) ("Invalid request
     code", from CTcpServer::HandleAccept), ending the whole process;
     hpsocket shuts the socket down instead."""
-    proc = subprocess.run([sys.executable, "-c", DISCONNECT_IN_ACCEPT, model, "100"],
-                          capture_output=True, text=True, timeout=60, env=_env(20))
+    proc = run_python(model, 100, source=DISCONNECT_IN_ACCEPT, timeout=60, env=_env(20))
     assert proc.returncode == 0 and "OK" in proc.stdout, (
         f"exit {proc.returncode}\n{proc.stdout[-1000:]}\n{proc.stderr[-3000:]}")
