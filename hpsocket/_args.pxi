@@ -1,6 +1,7 @@
 # Argument checks and small conversions shared by every family: wrong types
 # raise TypeError and bad values ValueError, before any native call.
 
+
 cdef bytes _host_arg(object host, str what):
     if not isinstance(host, str):
         raise TypeError(f"{what} must be a str, not {type(host).__name__}")

@@ -1,12 +1,17 @@
 /*
- * _base.h - what every other helper header uses: the process-wide "exiting"
+ * _base.h - what the other helper headers build on: the process-wide "exiting"
  * flag, the bookkeeping counters, and the role, model and event numbers
  * (one source for C and, through includes/native.pxd, for Cython).
  *
  * Headers of this directory form a DAG; each includes what it uses:
  *
- *   _base.h <- _buf.h <- _ctx.h <- _thread.h <- _send.h <- _callback.h
- *                           ^-------- _tcp.h       _frame.h (alone)
+ *   _buf.h   _base.h
+ *        \   /     \
+ *        _ctx.h    _thread.h
+ *        /    \    /
+ *    _tcp.h   _send.h
+ *               |
+ *           _callback.h          _frame.h (alone)
  */
 #ifndef HPSOCKET_BASE_H
 #define HPSOCKET_BASE_H

@@ -4,6 +4,7 @@
 # Module-level functions on Component, as uvloop keeps __tcp_bind beside its
 # class: the role classes' public methods check their arguments and call them.
 
+
 cdef int _send_size_ok(Component self, Py_ssize_t n) except -1:
     """1 if n bytes may go out in one send, 0 if there is nothing to send
     (an empty push/pull send); raises for an empty or oversize pack body
@@ -15,6 +16,7 @@ cdef int _send_size_ok(Component self, Py_ssize_t n) except -1:
     if n > INT_MAX:
         raise ValueError("data too large for one send (over 2 GiB)")
     return 1
+
 
 cdef int _conn_send(Component self, HP_CONNID conn_id, object data) except -1:
     cdef Py_buffer view
@@ -38,6 +40,7 @@ cdef int _conn_send(Component self, HP_CONNID conn_id, object data) except -1:
     finally:
         PyBuffer_Release(&view)
     return ok
+
 
 cdef int _conn_send_packets(Component self, HP_CONNID conn_id, object buffers) except -1:
     cdef list items = list(buffers)
@@ -72,7 +75,9 @@ cdef int _conn_send_packets(Component self, HP_CONNID conn_id, object buffers) e
         PyMem_Free(bufs)
     return ok
 
+
 cdef int _conn_send_file(Component self, HP_CONNID conn_id, object path, object head, object tail) except -1:
+    cdef uint32_t header
     cdef bytes fname = os.fsencode(path)
     cdef Py_buffer hv, tv
     cdef WSABUF hb, tb
@@ -100,7 +105,8 @@ cdef int _conn_send_file(Component self, HP_CONNID conn_id, object path, object 
             # One packet: its header goes in front of the head.
             total = st.st_size + (hv.len if have_h else 0) + (tv.len if have_t else 0)
             _pack_check(self, total)
-            head = (hps_pack_header(self._ctx.pack_flag, <uint32_t>total).to_bytes(4, sys.byteorder)
+            header = hps_pack_header(self._ctx.pack_flag, <uint32_t>total)
+            head = (PyBytes_FromStringAndSize(<const char*>&header, 4)
                     + ((<char*>hv.buf)[:hv.len] if have_h else b""))
             if have_h:
                 PyBuffer_Release(&hv)
@@ -127,6 +133,7 @@ cdef int _conn_send_file(Component self, HP_CONNID conn_id, object path, object 
             PyBuffer_Release(&tv)
     return ok
 
+
 cdef object _conn_address(Component self, HP_CONNID conn_id, bint remote):
     cdef char buf[80]
     cdef int n = sizeof(buf)
@@ -141,17 +148,20 @@ cdef object _conn_address(Component self, HP_CONNID conn_id, bint remote):
     buf[sizeof(buf) - 1] = 0
     return (buf[:strlen(buf)].decode("utf-8", "replace"), port)
 
+
 cdef object _conn_pending(Component self, HP_CONNID conn_id):
     cdef int n = 0
     if not self._ops.native.get_pending(self._handle, conn_id, &n):
         raise _not_connected(conn_id)
     return n
 
+
 cdef int _conn_pause(Component self, HP_CONNID conn_id, bint paused) except -1:
     cdef BOOL ok
     with nogil:
         ok = self._ops.pause_receive(self._handle, conn_id, paused)
     return ok
+
 
 cdef int _conn_set_extra(Component self, HP_CONNID conn_id, object obj) except -1:
     cdef hps_conn* rec
@@ -178,6 +188,7 @@ cdef int _conn_set_extra(Component self, HP_CONNID conn_id, object obj) except -
     if not known:
         raise _not_connected(conn_id)
     return 0
+
 
 cdef object _conn_get_extra(Component self, HP_CONNID conn_id, object default):
     cdef hps_conn* rec

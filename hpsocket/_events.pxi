@@ -8,8 +8,9 @@
 # returns HR_IGNORE at once, still without the GIL, when the Python class does
 # not handle the event, when the component is gone or when the interpreter is
 # exiting; otherwise it enters Python once, between the brackets of
-# _callback.h, and calls one dispatcher.  See Component's docstring for the
-# rules.
+# _callback.h, and calls one dispatcher.  The rules for a family are at the
+# top of _component.pxi.
+
 
 cdef inline hps_ctx* _handled(void* sender, unsigned int event) noexcept nogil:
     """The context if this event must go to Python, else NULL."""
@@ -58,7 +59,6 @@ cdef object _operation(int op):
     return op
 
 
-
 # -- dispatchers (with the GIL) ----------------------------------------------
 
 cdef En_HP_HandleResult _ev_prepare(Component self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
@@ -69,11 +69,13 @@ cdef En_HP_HandleResult _ev_prepare(Component self, HP_CONNID conn_id, UINT_PTR 
     except BaseException as exc:
         return self._failed(EVI_PREPARE, conn_id if self._ops.role != ROLE_SERVER else None, exc)
 
+
 cdef En_HP_HandleResult _ev_accept(Component self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
     try:
         return _result(_fn(self, EVI_ACCEPT)(self, conn_id, fd))
     except BaseException as exc:
         return self._failed(EVI_ACCEPT, conn_id, exc)
+
 
 cdef En_HP_HandleResult _ev_connect(Component self, HP_CONNID conn_id) noexcept:
     try:
@@ -81,17 +83,20 @@ cdef En_HP_HandleResult _ev_connect(Component self, HP_CONNID conn_id) noexcept:
     except BaseException as exc:
         return self._failed(EVI_CONNECT, conn_id, exc)
 
+
 cdef En_HP_HandleResult _ev_handshake(Component self, HP_CONNID conn_id) noexcept:
     try:
         return _result(_fn(self, EVI_HANDSHAKE)(self, conn_id))
     except BaseException as exc:
         return self._failed(EVI_HANDSHAKE, conn_id, exc)
 
+
 cdef En_HP_HandleResult _ev_send(Component self, HP_CONNID conn_id, const BYTE* data, int length) noexcept:
     try:
         return _result(_fn(self, EVI_SEND)(self, conn_id, PyBytes_FromStringAndSize(<const char*>data, length)))
     except BaseException as exc:
         return self._failed(EVI_SEND, conn_id, exc)
+
 
 cdef En_HP_HandleResult _ev_receive(Component self, HP_CONNID conn_id, const BYTE* data, int length) noexcept:
     cdef object r
@@ -103,11 +108,13 @@ cdef En_HP_HandleResult _ev_receive(Component self, HP_CONNID conn_id, const BYT
     except BaseException as exc:
         return self._failed(EVI_RECEIVE, conn_id, exc)
 
+
 cdef En_HP_HandleResult _ev_close(Component self, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept:
     try:
         return _result(_fn(self, EVI_CLOSE)(self, conn_id, _operation(op), error))
     except BaseException as exc:
         return self._failed(EVI_CLOSE, conn_id, exc)
+
 
 cdef En_HP_HandleResult _ev_refused(Component self, HP_CONNID conn_id) noexcept:
     try:
@@ -115,6 +122,7 @@ cdef En_HP_HandleResult _ev_refused(Component self, HP_CONNID conn_id) noexcept:
     except BaseException as exc:
         self._failed(EVI_REFUSED, conn_id, exc)
     return HR_ERROR
+
 
 cdef En_HP_HandleResult _ev_shutdown(Component self) noexcept:
     try:

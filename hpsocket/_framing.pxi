@@ -151,6 +151,7 @@ cdef En_HP_HandleResult _ev_pack_receive(Component self, HP_CONNID conn_id, cons
         if rc == HR_ERROR:
             return rc
 
+
 cdef En_HP_HandleResult _ev_pull_receive(Component self, HP_CONNID conn_id, int length) noexcept:
     cdef object r
     try:
@@ -169,6 +170,7 @@ cdef int _pack_check(Component self, Py_ssize_t length) except -1:
         raise ValueError(f"a pack body of {length} bytes exceeds max_pack_size ({self._ctx.pack_max})")
     return 0
 
+
 cdef object _pull_fetch(Component self, HP_CONNID conn_id, Py_ssize_t n, bint peek):
     cdef bytes out
     cdef En_HP_FetchResult rc
@@ -185,6 +187,7 @@ cdef object _pull_fetch(Component self, HP_CONNID conn_id, Py_ssize_t n, bint pe
     if rc == FR_LENGTH_TOO_LONG:
         return None
     raise _not_connected(conn_id)
+
 
 cdef int _pull_fetch_into(Component self, HP_CONNID conn_id, object buffer, bint peek) except -1:
     cdef Py_buffer view
@@ -203,6 +206,7 @@ cdef int _pull_fetch_into(Component self, HP_CONNID conn_id, object buffer, bint
     if rc == FR_LENGTH_TOO_LONG:
         return 0
     raise _not_connected(conn_id)
+
 
 cdef En_HP_FetchResult _pull_fetch_raw(Component self, HP_CONNID conn_id, BYTE* buf, int n, bint peek) noexcept:
     """Fetch or peek from the connection's receive buffer (hpsocket's

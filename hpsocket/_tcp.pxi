@@ -24,6 +24,7 @@ _TCP_EVENTS = (
 # pull model's buffer and the pack model's framing, close for releasing connection records, prepare-
 # listen to learn the listening socket (see hps_quiesce_listener).
 
+
 cdef void _tcp_register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
     if role == ROLE_SERVER:
         HP_Set_FN_Server_OnPrepareListen(listener, _on_prepare_listen)
@@ -81,40 +82,52 @@ cdef void _tcp_register(void* listener, int role, int model, unsigned int mask, 
 cdef DWORD _server_get_mark_silence(void* h) noexcept nogil:
     return HP_Server_IsMarkSilence(h)
 
+
 cdef void _server_set_mark_silence(void* h, DWORD v) noexcept nogil:
     HP_Server_SetMarkSilence(h, v != 0)
+
 
 cdef DWORD _agent_get_mark_silence(void* h) noexcept nogil:
     return HP_Agent_IsMarkSilence(h)
 
+
 cdef void _agent_set_mark_silence(void* h, DWORD v) noexcept nogil:
     HP_Agent_SetMarkSilence(h, v != 0)
+
 
 cdef DWORD _agent_get_reuse_address(void* h) noexcept nogil:
     return HP_TcpAgent_IsReuseAddress(h)
 
+
 cdef void _agent_set_reuse_address(void* h, DWORD v) noexcept nogil:
     HP_TcpAgent_SetReuseAddress(h, v != 0)
+
 
 cdef BOOL _client_send_packets(void* h, HP_CONNID c, const WSABUF* b, int n) noexcept nogil:
     return HP_Client_SendPackets(h, b, n)
 
+
 cdef BOOL _client_send_small_file(void* h, HP_CONNID c, LPCTSTR f, LPWSABUF hd, LPWSABUF tl) noexcept nogil:
     return HP_TcpClient_SendSmallFile(h, f, hd, tl)
 
+
 cdef BOOL _client_get_local(void* h, HP_CONNID c, TCHAR* buf, int* n, USHORT* port) noexcept nogil:
     return HP_Client_GetLocalAddress(h, buf, n, port)
+
 
 cdef BOOL _client_get_remote(void* h, HP_CONNID c, TCHAR* buf, int* n, USHORT* port) noexcept nogil:
     # This version exports no HP_Client_GetRemoteAddress; the host the client
     # connected to is what it has.
     return HP_Client_GetRemoteHost(h, buf, n, port)
 
+
 cdef BOOL _client_get_pending(void* h, HP_CONNID c, int* n) noexcept nogil:
     return HP_Client_GetPendingDataLength(h, n)
 
+
 cdef BOOL _client_pause(void* h, HP_CONNID c, BOOL p) noexcept nogil:
     return HP_Client_PauseReceive(h, p)
+
 
 cdef BOOL _client_is_paused(void* h, HP_CONNID c, BOOL* p) noexcept nogil:
     return HP_Client_IsPauseReceive(h, p)
@@ -340,6 +353,7 @@ cdef void _init_ops() noexcept:
 # buffered, on_receive(conn_id, length), and the handler fetches what it
 # needs; Pack frames every message with a 4-byte header and hands whole
 # bodies to on_receive(conn_id, data).
+
 
 cdef class TcpServer(Server):
     """Push-model TCP server: ``on_receive(conn_id, data: bytes)``."""

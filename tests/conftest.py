@@ -78,8 +78,8 @@ def no_leftovers(fail_on_unraisable):
         obj.stop()
         pytest.fail(f"{obj!r} was still running after the test")
     gc.collect()
-    after = _core._counters()
-    assert after["in_flight"] == 0
+    if _core.DEBUG:   # counted in debug builds only (CI runs the suite on one)
+        assert _core._counters()["in_flight"] == 0
     wait_for(lambda: _core._counters()["live_native"] <= before["live_native"], timeout=5)
     wait_for(lambda: _core._counters()["conn_records"] <= before["conn_records"], timeout=5)
 

@@ -6,6 +6,8 @@
 * child interpreters: python_env, run_python;
 * echo servers: EchoServer, and the bulk echo routine (bulk_echo) run by
   test_bulk.py and test_direct_send.py;
+* families (Family, FAMILIES): what the contract tests of
+  test_family_contract.py need of each family of components;
 * hypothesis settings and strategies for argument fuzzing (FUZZ, ints,
   not_ints, buffers, data_args, ...), shared by test_fuzz_api.py and the
   compat fuzzing in test_compat.py.
@@ -109,7 +111,7 @@ class Recorder:
             return len(self.items)
 
 
-# -- the pack wire format (hpsocket/_pack.h) -----------------------------------
+# -- the pack wire format (hpsocket/_frame.h) -----------------------------------
 
 # A packet is a 4-byte header and its body.  The header is a uint32 in the
 # host's byte order ("=I"): the flag in the top 10 bits, the body's length in
@@ -170,6 +172,58 @@ class EchoServer(hpsocket.TcpServer):
 
     def on_receive(self, conn_id, data):
         self.send(conn_id, data)
+
+
+# -- families: what the contract tests need of each ----------------------------
+
+
+class Family:
+    """A family of components (TCP now; HTTP, WebSocket, UDP and aio add
+    theirs) as tests/test_family_contract.py sees it: every concrete class,
+    a server whose data handler is given, and one request/reply exchange
+    over a plain socket.  A new family gets the lifecycle, freeing and exit
+    contract tests by adding one of these to FAMILIES."""
+
+    def __init__(self, name, classes, server_base, exchange, request=b"ping"):
+        self.name = name
+        self.classes = classes            # every concrete class of the family
+        self.server_base = server_base    # its server class, to subclass
+        self.exchange = exchange          # (sock, request) -> reply bytes
+        self.request = request
+
+    def server_class(self, on_data, **methods):
+        """A server class whose data event calls on_data(server, conn_id,
+        data), which returns what to answer (None: no answer); methods are
+        more event handlers (on_shutdown=..., say)."""
+
+        def on_receive(srv, conn_id, data):
+            reply = on_data(srv, conn_id, data)
+            if reply is not None:
+                srv.send(conn_id, reply)
+
+        return type("%sTestServer" % self.name.title(), (self.server_base,),
+                    dict(methods, on_receive=on_receive))
+
+    def server(self, on_data, **options):
+        return self.server_class(on_data)(**options)
+
+    def echo_server(self, **options):
+        return self.server(lambda srv, conn_id, data: data, **options)
+
+    def __repr__(self):
+        return self.name
+
+
+TCP = Family(
+    "tcp",
+    classes=(hpsocket.TcpServer, hpsocket.TcpPullServer, hpsocket.TcpPackServer,
+             hpsocket.TcpAgent, hpsocket.TcpPullAgent, hpsocket.TcpPackAgent,
+             hpsocket.TcpClient, hpsocket.TcpPullClient, hpsocket.TcpPackClient),
+    server_base=hpsocket.TcpServer,
+    exchange=lambda sock, data: roundtrip(sock, data),
+)
+
+FAMILIES = (TCP,)
 
 
 # -- bulk echo -----------------------------------------------------------------
@@ -307,20 +361,21 @@ def _bulk_pieces(model, data, rng):
     return out
 
 
-def bulk_echo(model, kind):
+def bulk_echo(model, kind, **options):
     """The bulk echo through a `model` ("push", "pull", "pack") echo server
     from one agent with 64 connections or from 64 clients (`kind` "agent" or
-    "client"), interleaving the connections' sends."""
+    "client"), interleaving the connections' sends.  `options` go to every
+    component (direct_writes=False, say)."""
     rng = random.Random(f"bulk-{model}-{kind}")
     started = time.monotonic()
-    with _BULK_SERVERS[model]() as server:
+    with _BULK_SERVERS[model](**options) as server:
         server.start(HOST, 0)
         port = server.listen_address[1]
 
         peers = []
         try:
             if kind == "agent":
-                agent = _BULK_AGENTS[model]()
+                agent = _BULK_AGENTS[model](**options)
                 peers.append(agent)
                 agent.start()
                 sink = agent
@@ -331,7 +386,7 @@ def bulk_echo(model, kind):
                 keys = []
                 senders = []
                 for _ in range(BULK_CONNECTIONS):
-                    client = _BULK_CLIENTS[model](sink)
+                    client = _BULK_CLIENTS[model](sink, **options)
                     peers.append(client)
                     client.start(HOST, port)
                     keys.append(id(client))

@@ -12,7 +12,7 @@ import pytest
 import hpsocket
 from hpsocket import _core
 
-from conftest import HOST, TIMEOUT, wait_for
+from support import HOST, TIMEOUT, wait_for
 
 needs_debug = pytest.mark.skipif(not _core.DEBUG, reason="release build: debug counters are not kept")
 

@@ -1,9 +1,9 @@
-"""Direct writes (hpsocket/_direct_send.h): what a connection's own callback
+"""Direct writes (hpsocket/_send.h): what a connection's own callback
 sends is gathered and written straight to the socket when the callback
 returns, when nothing is queued for the connection; any other send goes
 through HP-Socket's queue, and the two never interleave.
-hpsocket._core._set_direct_send(False) sends everything through the queue (a
-measurement switch)."""
+A component made with direct_writes=False sends everything through the
+queue."""
 
 import os
 import queue
@@ -16,7 +16,6 @@ import zlib
 import pytest
 
 import hpsocket
-from hpsocket import _core
 
 from support import HOST, TIMEOUT, bulk_echo, pack_frame, recv_exact
 
@@ -25,23 +24,14 @@ from support import HOST, TIMEOUT, bulk_echo, pack_frame, recv_exact
 def send_mode(request):
     """Both ways of sending: direct writes (the default) and the library's
     queue only."""
-    _core._set_direct_send(request.param == "direct")
-    yield request.param
-    _core._set_direct_send(True)
-
-
-@pytest.fixture
-def queued_only():
-    _core._set_direct_send(False)
-    yield
-    _core._set_direct_send(True)
+    return request.param
 
 
 def _frame(model, body):
     return pack_frame(body) if model == "pack" else body
 
 
-def _server(model, handler):
+def _server(model, handler, mode="direct"):
     base = {"push": hpsocket.TcpServer, "pull": hpsocket.TcpPullServer,
             "pack": hpsocket.TcpPackServer}[model]
 
@@ -51,7 +41,7 @@ def _server(model, handler):
                 data = self.fetch(conn_id, data)
             handler(self, conn_id, data)
 
-    return Server()
+    return Server(direct_writes=(mode == "direct"))
 
 
 @pytest.mark.parametrize("model", ["push", "pull", "pack"])
@@ -66,7 +56,7 @@ def test_replies_go_around_the_library_queue(model, send_mode):
         queued.append(srv.pending_data_length(conn_id))
 
     reply = _frame(model, b"re:ping") + _frame(model, b"re2:ping")
-    with _server(model, handler) as srv:
+    with _server(model, handler, send_mode) as srv:
         srv.start(HOST, 0)
         with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
             sock.sendall(_frame(model, b"ping"))
@@ -88,7 +78,7 @@ def test_replies_leave_when_the_handler_returns(send_mode):
         replied.set()
         release.wait(TIMEOUT)
 
-    with _server("push", handler) as srv:
+    with _server("push", handler, send_mode) as srv:
         srv.start(HOST, 0)
         try:
             with socket.create_connection(srv.listen_address, timeout=TIMEOUT) as sock:
@@ -203,5 +193,5 @@ def test_direct_and_queued_sends_never_interleave():
 
 
 @pytest.mark.parametrize("kind", ["agent", "client"])
-def test_bulk_echo_through_the_library_queue(kind, queued_only):
-    bulk_echo("push", kind)
+def test_bulk_echo_through_the_library_queue(kind):
+    bulk_echo("push", kind, direct_writes=False)

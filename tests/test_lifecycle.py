@@ -1,18 +1,17 @@
-"""Starting, stopping, restarting, waiting, freeing and process exit;
-connection extras; tunables and no_delay."""
+"""TCP specifics of the lifecycle (agents and clients started twice, exit
+with live clients and agents); connection extras; tunables and no_delay.
+The contract every family keeps is in test_family_contract.py."""
 
-import errno
 import gc
 import os
 import socket
 import threading
-import time
 import weakref
 
 import pytest
 
 import hpsocket
-from hpsocket import HPSocketError, ServiceState, SocketError
+from hpsocket import HPSocketError, SocketError
 from hpsocket import _core
 
 from support import HOST, ROOT, TIMEOUT, EchoServer, Recorder, connect, roundtrip, run_python, wait_for
@@ -27,55 +26,7 @@ def run_script(source, timeout=20):
     return run_python(source=source, timeout=timeout, cwd=ROOT)
 
 
-# -- start failures --------------------------------------------------------------
-
-
-def test_start_on_busy_port_raises_eaddrinuse():
-    with socket.socket() as busy:
-        busy.bind((HOST, 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        srv = EchoServer()
-        with pytest.raises(HPSocketError) as info:
-            srv.start(HOST, port)
-        err = info.value
-        assert isinstance(err, OSError)
-        assert err.errno == errno.EADDRINUSE
-        assert err.code == SocketError.SOCKET_BIND
-        assert isinstance(err.description, str) and err.description
-        assert err.description in str(err)
-        assert srv.state == ServiceState.STOPPED
-    # The failed server can still start elsewhere.
-    srv.start(HOST, 0)
-    srv.stop()
-
-
-def test_start_on_port_of_another_server_raises_eaddrinuse():
-    with EchoServer() as first:
-        first.start(HOST, 0)
-        second = EchoServer()
-        with pytest.raises(HPSocketError) as info:
-            second.start(HOST, first.listen_address[1])
-        assert info.value.errno == errno.EADDRINUSE
-        assert second.state == ServiceState.STOPPED
-        # The first one is unaffected.
-        with connect(first) as c:
-            assert roundtrip(c, b"x") == b"x"
-
-
-def test_start_twice_raises_illegal_state():
-    with EchoServer() as srv:
-        srv.start(HOST, 0)
-        address = srv.listen_address
-        with pytest.raises(HPSocketError) as info:
-            srv.start(HOST, 0)
-        assert info.value.code == SocketError.ILLEGAL_STATE
-        assert info.value.description
-        # Still running, on the same address.
-        assert srv.state == ServiceState.STARTED
-        assert srv.listen_address == address
-        with connect(srv) as c:
-            assert roundtrip(c, b"still") == b"still"
+# -- starting -----------------------------------------------------------------------
 
 
 def test_agent_and_client_start_twice_raise_illegal_state():
@@ -93,198 +44,10 @@ def test_agent_and_client_start_twice_raise_illegal_state():
             assert info.value.code == SocketError.ILLEGAL_STATE
 
 
-def test_restart_three_cycles():
-    shutdowns = Recorder()
-
-    class S(EchoServer):
-        def on_shutdown(self):
-            shutdowns.add(1)
-
-    srv = S()
-    for cycle in range(3):
-        srv.start(HOST, 0)
-        assert srv.state == ServiceState.STARTED
-        with connect(srv) as c:
-            assert roundtrip(c, b"cycle %d" % cycle) == b"cycle %d" % cycle
-        srv.stop()
-        assert srv.state == ServiceState.STOPPED
-        assert srv.wait(0) is True
-        assert len(shutdowns) == cycle + 1
+# -- process exit -------------------------------------------------------------------
 
 
-def test_stop_on_stopped_and_never_started_is_noop():
-    srv = EchoServer()
-    srv.stop()
-    srv.stop()
-    assert srv.state == ServiceState.STOPPED
-    assert srv.wait(0) is True
-
-
-# -- stopping --------------------------------------------------------------------
-
-
-def test_stop_from_on_receive_does_not_deadlock():
-    shut = Recorder()
-    results = Recorder()
-
-    class S(hpsocket.TcpServer):
-        def on_receive(self, conn_id, data):
-            results.add(self.stop())
-            # A second call from the handler is harmless.
-            self.stop()
-
-        def on_shutdown(self):
-            shut.add(threading.get_ident())
-
-    srv = S()
-    srv.start(HOST, 0)
-    try:
-        with connect(srv) as c:
-            c.sendall(b"stop please")
-            assert results.wait(1) == [None]
-            assert srv.wait(TIMEOUT) is True
-        assert srv.state == ServiceState.STOPPED
-        assert len(shut.wait(1)) == 1
-    finally:
-        srv.stop()
-
-
-def test_wait_from_handler_raises():
-    errors = Recorder()
-
-    class S(hpsocket.TcpServer):
-        def on_receive(self, conn_id, data):
-            try:
-                self.wait(0)
-            except RuntimeError as exc:
-                errors.add(str(exc))
-            self.send(conn_id, data)
-
-    with S() as srv:
-        srv.start(HOST, 0)
-        with connect(srv) as c:
-            assert roundtrip(c, b"w") == b"w"
-        assert len(errors.wait(1)) == 1
-
-
-def test_stop_from_another_thread_while_traffic_flows():
-    srv = EchoServer()
-    srv.start(HOST, 0)
-    address = srv.listen_address
-    counts = [0] * 4
-
-    def client(i):
-        try:
-            with socket.create_connection(address, timeout=TIMEOUT) as c:
-                while True:
-                    roundtrip(c, b"x" * 512)
-                    counts[i] += 1
-                    if counts[i] == 50:
-                        stop_now_votes.add(i)
-        except (OSError, AssertionError):
-            return   # the server went away
-
-    stop_now_votes = Recorder()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        stop_now_votes.wait(4)   # every client has had 50 round trips
-    finally:
-        stopper = threading.Thread(target=srv.stop)
-        stopper.start()
-        stopper.join(TIMEOUT)
-        assert not stopper.is_alive(), "stop() hung"
-        for t in threads:
-            t.join(TIMEOUT)
-            assert not t.is_alive(), "client did not see the server stop"
-        srv.stop()
-    assert srv.state == ServiceState.STOPPED
-    assert srv.wait(0) is True
-    assert min(counts) >= 50
-
-
-def test_wait_returns_false_while_running():
-    with EchoServer() as srv:
-        srv.start(HOST, 0)
-        t0 = time.monotonic()
-        assert srv.wait(0.2) is False
-        assert time.monotonic() - t0 >= 0.15
-        assert srv.wait(0) is False
-        assert srv.state == ServiceState.STARTED
-    assert srv.wait(0) is True
-
-
-def test_serve_forever_returns_after_stop_from_another_thread():
-    srv = EchoServer()
-    srv.start(HOST, 0)
-    returned = threading.Event()
-
-    def serve():
-        srv.serve_forever()
-        returned.set()
-
-    t = threading.Thread(target=serve)
-    t.start()
-    try:
-        # It is really serving (and blocking).
-        with connect(srv) as c:
-            assert roundtrip(c, b"serving") == b"serving"
-        assert not returned.wait(0.2)
-    finally:
-        srv.stop()
-        t.join(TIMEOUT)
-    assert not t.is_alive(), "serve_forever did not return"
-    assert returned.is_set()
-    assert srv.state == ServiceState.STOPPED
-
-
-def test_serve_forever_returns_after_stop_from_handler():
-    class S(hpsocket.TcpServer):
-        def on_receive(self, conn_id, data):
-            self.stop()
-
-    srv = S()
-    srv.start(HOST, 0)
-    t = threading.Thread(target=srv.serve_forever)
-    t.start()
-    try:
-        with connect(srv) as c:
-            c.sendall(b"quit")
-            t.join(TIMEOUT)
-    finally:
-        srv.stop()
-        t.join(TIMEOUT)
-    assert not t.is_alive()
-    assert srv.state == ServiceState.STOPPED
-
-
-def test_context_manager_stops():
-    with EchoServer() as srv:
-        assert isinstance(srv, EchoServer)
-        srv.start(HOST, 0)
-        c = connect(srv)
-        assert roundtrip(c, b"cm") == b"cm"
-    assert srv.state == ServiceState.STOPPED
-    with c:
-        assert c.recv(10) == b""   # the server closed it
-
-
-def test_context_manager_stops_on_exception():
-    class Oops(Exception):
-        pass
-
-    with pytest.raises(Oops):
-        with EchoServer() as srv:
-            srv.start(HOST, 0)
-            raise Oops
-    assert srv.state == ServiceState.STOPPED
-
-
-# -- process exit and freeing -----------------------------------------------------
-
-
-def test_process_exits_with_live_components():
+def test_process_exits_with_live_clients_and_agents():
     proc = run_script("""
         import socket, hpsocket
 
@@ -316,158 +79,6 @@ def test_process_exits_with_live_components():
     assert proc.returncode == 0, proc.stderr
     assert "main thread done" in proc.stdout
     assert "Traceback" not in proc.stderr, proc.stderr
-
-
-def test_process_exits_with_traffic_in_flight():
-    proc = run_script("""
-        import socket, threading, hpsocket
-
-        class Echo(hpsocket.TcpServer):
-            def on_receive(self, conn_id, data):
-                self.send(conn_id, data)
-
-        srv = Echo()
-        srv.start("127.0.0.1", 0)
-        started = threading.Event()
-
-        def pump():
-            c = socket.create_connection(srv.listen_address, timeout=10)
-            started.set()
-            try:
-                while True:
-                    c.sendall(b"y" * 4096)
-                    c.recv(65536)
-            except OSError:
-                pass
-
-        threading.Thread(target=pump, daemon=True).start()
-        assert started.wait(10)
-        print("main thread done", flush=True)
-    """)
-    assert proc.returncode == 0, proc.stderr
-    assert "main thread done" in proc.stdout
-
-
-def test_deleting_running_server_does_not_crash():
-    proc = run_script("""
-        import gc, socket, hpsocket
-
-        class Echo(hpsocket.TcpServer):
-            def on_receive(self, conn_id, data):
-                self.send(conn_id, data)
-
-        srv = Echo()
-        srv.start("127.0.0.1", 0)
-        address = srv.listen_address
-        c = socket.create_connection(address, timeout=10)
-        del srv
-        gc.collect()
-        # A running server keeps itself alive: it still echoes.
-        c.sendall(b"after del")
-        got = b""
-        while len(got) < 9:
-            chunk = c.recv(100)
-            assert chunk, got
-            got += chunk
-        assert got == b"after del", got
-        c2 = socket.create_connection(address, timeout=10)
-        c2.sendall(b"new")
-        assert c2.recv(3) == b"new"
-        print("ok", flush=True)
-    """)
-    assert proc.returncode == 0, proc.stderr
-    assert "ok" in proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-
-
-def test_deleting_never_started_components_in_subprocess():
-    proc = run_script("""
-        import gc, hpsocket
-        for cls in (hpsocket.TcpServer, hpsocket.TcpPullServer, hpsocket.TcpPackServer,
-                    hpsocket.TcpAgent, hpsocket.TcpPullAgent, hpsocket.TcpPackAgent,
-                    hpsocket.TcpClient, hpsocket.TcpPullClient, hpsocket.TcpPackClient):
-            for _ in range(20):
-                obj = cls()
-                del obj
-        gc.collect()
-        assert hpsocket._core._counters()["live_native"] == 0
-        print("ok", flush=True)
-    """)
-    assert proc.returncode == 0, proc.stderr
-    assert "ok" in proc.stdout
-
-
-def test_deleted_stopped_server_is_freed():
-    srv = EchoServer()
-    srv.start(HOST, 0)
-    with connect(srv) as c:
-        assert roundtrip(c, b"a") == b"a"
-    srv.stop()
-    ref = weakref.ref(srv)
-    del srv
-    gc.collect()
-    assert ref() is None
-
-
-def test_deleted_never_started_server_is_freed():
-    before = _core._counters()["live_native"]
-    srv = EchoServer()
-    assert _core._counters()["live_native"] == before + 1
-    ref = weakref.ref(srv)
-    del srv
-    gc.collect()
-    assert ref() is None
-    assert _core._counters()["live_native"] == before
-
-
-def test_locally_defined_subclass_is_freed():
-    """A class defined in a function, once its instances are gone, must be
-    collectable: hpsocket must not keep classes (and what their methods
-    close over) alive for ever."""
-
-    def make():
-        class Local(hpsocket.TcpServer):
-            def on_receive(self, conn_id, data):
-                pass
-
-        srv = Local()
-        srv.start(HOST, 0)
-        srv.stop()
-        return weakref.ref(Local)
-
-    ref = make()
-    gc.collect()
-    assert ref() is None, f"{ref()} is still referenced by {[type(r) for r in gc.get_referrers(ref())]}"
-
-
-def test_server_referenced_from_handler_closure_is_freed():
-    """A stopped server whose handler's closure kept a reference back to it
-    (here through a recorded exception's traceback) is one reference cycle,
-    which the garbage collector must be able to free."""
-    before = _core._counters()["live_native"]
-
-    def run():
-        seen = []
-
-        class Local(hpsocket.TcpServer):
-            def on_receive(self, conn_id, data):
-                raise ValueError("recorded")
-
-            def on_error(self, event, conn_id, exc):
-                seen.append(exc)
-
-        srv = Local()
-        srv.start(HOST, 0)
-        with connect(srv) as c:
-            c.sendall(b"x")
-            wait_for(lambda: seen)
-        srv.stop()
-        return weakref.ref(srv)
-
-    ref = run()
-    gc.collect()
-    assert ref() is None
-    assert _core._counters()["live_native"] == before
 
 
 # -- connection extras --------------------------------------------------------------
