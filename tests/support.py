@@ -22,6 +22,8 @@ import ctypes
 import hashlib
 import os
 import random
+import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -151,17 +153,49 @@ def python_env(**extra):
     return env
 
 
-def run_python(*args, source=None, timeout, env=None, cwd=None):
+def run_python(*args, source=None, timeout, env=None, cwd=None, stacks_on_hang=False):
     """Run a child interpreter, ``python -c source args...`` (source is
     dedented) or ``python args...``, with python_env() unless env is given;
     return the CompletedProcess with stdout and stderr captured as text.
-    A hang fails the test (subprocess.TimeoutExpired after timeout s)."""
+    A hang fails the test: subprocess.TimeoutExpired after timeout s, or with
+    stacks_on_hang an AssertionError carrying the child's Python stacks
+    (SIGUSR1, if it registered faulthandler for it) and native stacks."""
     argv = [sys.executable]
     if source is not None:
         argv += ["-c", textwrap.dedent(source)]
     argv += [str(a) for a in args]
-    return subprocess.run(argv, env=python_env() if env is None else env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    env = python_env() if env is None else env
+    if not stacks_on_hang:
+        return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout)
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            proc.send_signal(signal.SIGUSR1)
+        except OSError:
+            pass
+        stacks = native_stacks(proc.pid)
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"child hung for {timeout} s\n--- native stacks ---\n{stacks}\n"
+                             f"--- stdout ---\n{out[-2000:]}\n--- stderr ---\n{err[-6000:]}")
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def native_stacks(pid):
+    """Every thread's native stack in process pid, from gdb; or why not."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return "(no gdb here: no native stacks)"
+    try:
+        got = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt 30"],
+                             capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(gdb failed: {exc!r})"
+    return got.stdout[-30000:] + got.stderr[-2000:]
 
 
 # -- echo servers --------------------------------------------------------------

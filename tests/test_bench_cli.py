@@ -71,7 +71,14 @@ def test_quick_smoke(tmp_path, native_paths):
         assert med["native-push"]["vs_native_push"] == pytest.approx(1.0)
         assert med["hpsocket-push:1"]["messages_per_s"] > 0
         assert med["hpsocket-push:1"]["cpu_us_per_msg"] is not None
-    assert "### Summary" in proc.stdout
+    assert "### Summary: median messages/s" in proc.stdout
+    # Latency beside throughput: every server and scenario, in the Markdown and the JSON.
+    assert "### Summary: median latency p50 / p99 / p99.9, microseconds" in proc.stdout
+    for name in ("1x64", "16x64", "128x4k", "16x64p16"):
+        for label in ("native-push", "hpsocket-push:1"):
+            m = doc["medians"][name][label]
+            assert 0 < m["p50_us"] <= m["p99_us"] <= m["p999_us"], m
+            assert "p999_us_vs_uvloop" in m
 
 
 def test_other_kinds_smoke(tmp_path, native_paths):

@@ -33,8 +33,9 @@ def _env(watchdog=60):
 # HPSOCKET_STRESS_WATCHDOG seconds) dumps every thread's stack and ends a
 # hung script.
 PRELUDE = r'''
-import faulthandler, os
+import faulthandler, os, signal
 faulthandler.dump_traceback_later(float(os.environ.get("HPSOCKET_STRESS_WATCHDOG", "60")), exit=True)
+faulthandler.register(signal.SIGUSR1)   # the harness asks for the stacks of a hang
 import collections, gc, json, os, random, socket, struct, subprocess, sys, threading, time, weakref
 import hpsocket
 from hpsocket import _core
@@ -286,8 +287,10 @@ print("RESULT " + json.dumps(result), flush=True)
 def test_connection_methods_on_bad_ids_from_many_threads(model, full_mode):
     conns, duration, after = (500, 12.0, 4.0) if full_mode else (100, 3.0, 1.0)
     watchdog = duration + after + 12
+    # A hang is caught here first, with the child's native stacks (its own
+    # watchdog, later, would only dump the Python ones and exit).
     proc = run_python(model, _loadgen_path(), conns, duration, after, source=ABUSE,
-                      timeout=watchdog + 20, env=_env(watchdog))
+                      timeout=watchdog, env=_env(watchdog + 60), stacks_on_hang=True)
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
