@@ -13,7 +13,7 @@ import pytest
 import hpsocket
 from hpsocket import _cpus
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support import ROOT, python_env
 
 # Prints the defaults a fresh process sees, as JSON.
 PROBE = textwrap.dedent("""
@@ -48,8 +48,7 @@ PROBE = textwrap.dedent("""
 
 
 def probe(preexec_fn=None):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=ROOT, timeout=60,
+    out = subprocess.run([sys.executable, "-c", PROBE], env=python_env(), cwd=ROOT, timeout=60,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=preexec_fn)
     assert out.returncode == 0, out.stderr.decode()

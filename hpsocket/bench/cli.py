@@ -522,6 +522,7 @@ def _ratios(cols, med):
         # Against the usual single-threaded alternative: throughput and tail
         # latency as multiples of uvloop's.
         uv = next((u for u in cols if u.kind == "uvloop"), None)
+        m["kind"] = c.kind
         for key in ("messages_per_s", "p50_us", "p99_us", "p999_us"):
             mine = m[key]
             theirs = med[uv.label][key] if uv is not None else None
@@ -594,8 +595,10 @@ def _table(name, scenario, cols, med, out):
         out("")
 
 
-def _summary(names, cols, results, out):
-    out("### Summary: median messages/s (x native-push)")
+def _summary_table(title, names, cols, results, cell, out):
+    """One row per server, one column per scenario; cell(medians) formats a
+    successful column's medians."""
+    out("### Summary: " + title)
     out("")
     out("| server | " + " | ".join(names) + " |")
     out("|---|" + "---:|" * len(names))
@@ -603,42 +606,32 @@ def _summary(names, cols, results, out):
         cells = []
         for n in names:
             m = results[n][c.label]
-            if m["messages_per_s"] is None:
+            if not m["ok_runs"]:
                 cells.append("FAILED" if m["runs"] else "-")
             else:
-                r = m.get("vs_native_push")
-                cells.append(_fmt(m["messages_per_s"]) + ("" if r is None else " (%.2fx)" % r))
+                cells.append(cell(m))
         out("| %s | %s |" % (c.label, " | ".join(cells)))
     out("")
-    _latency_summary(names, cols, results, out)
 
 
-def _latency_summary(names, cols, results, out):
-    """p50 / p99 / p99.9 of every server and scenario, with p99 and p99.9 as
-    multiples of uvloop's (or asyncio's when uvloop did not run)."""
-    ref = next((c for c in cols if c.kind == "uvloop"), None) or \
-        next((c for c in cols if c.kind == "asyncio"), None)
-    out("### Summary: median latency p50 / p99 / p99.9, microseconds%s"
-        % ("" if ref is None else " (p99, p99.9 x %s)" % ref.kind))
-    out("")
-    out("| server | " + " | ".join(names) + " |")
-    out("|---|" + "---:|" * len(names))
-    for c in cols:
-        cells = []
-        for n in names:
-            m = results[n][c.label]
-            if m["p50_us"] is None:
-                cells.append("FAILED" if m["runs"] else "-")
-                continue
-            cell = "%s / %s / %s" % (_fmt(m["p50_us"]), _fmt(m["p99_us"]), _fmt(m["p999_us"]))
-            if ref is not None and c is not ref:
-                r = results[n][ref.label]
-                if r["p99_us"] and r["p999_us"] and m["p99_us"] is not None:
-                    cell += " (%.2fx, %.2fx)" % (m["p99_us"] / r["p99_us"],
-                                                 m["p999_us"] / r["p999_us"])
-            cells.append(cell)
-        out("| %s | %s |" % (c.label, " | ".join(cells)))
-    out("")
+def _throughput_cell(m):
+    r = m.get("vs_native_push")
+    return _fmt(m["messages_per_s"]) + ("" if r is None else " (%.2fx)" % r)
+
+
+def _latency_cell(m):
+    cell = "%s / %s / %s" % (_fmt(m["p50_us"]), _fmt(m["p99_us"]), _fmt(m["p999_us"]))
+    r99, r999 = m.get("p99_us_vs_uvloop"), m.get("p999_us_vs_uvloop")
+    if r99 is not None and r999 is not None and m["kind"] != "uvloop":
+        cell += " (%.2fx, %.2fx)" % (r99, r999)
+    return cell
+
+
+def _summary(names, cols, results, out):
+    _summary_table("median messages/s (x native-push)", names, cols, results,
+                   _throughput_cell, out)
+    _summary_table("median latency p50 / p99 / p99.9, microseconds (p99, p99.9 x uvloop)",
+                   names, cols, results, _latency_cell, out)
 
 
 def _header(machine, cfg, cols, skipped, out):
