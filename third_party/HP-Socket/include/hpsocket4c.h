@@ -338,6 +338,183 @@ USHORT HP_TcpPackServer_GetPackHeaderFlag(HP_TcpPackServer pServer);
 void HP_TcpPackServer_SetMaxPackSize(HP_TcpPackServer pServer, DWORD dwMaxPackSize);
 void HP_TcpPackServer_SetPackHeaderFlag(HP_TcpPackServer pServer, USHORT usPackHeaderFlag);
 
+/* ------------------------------------------------------------------ */
+/* The HTTP family (HttpServer, HttpAgent, HttpClient, HttpSyncClient).
+ * Their handles are also Server/Agent/Client handles: the HP_Server_*,
+ * HP_Agent_*, HP_Client_* and HP_Tcp*_* functions apply to them. */
+
+typedef unsigned long long ULONGLONG;
+typedef const BYTE *LPCBYTE;
+typedef void *HP_HttpServer;
+typedef void *HP_HttpServerListener;
+typedef void *HP_HttpAgent;
+typedef void *HP_HttpAgentListener;
+typedef void *HP_HttpClient;
+typedef void *HP_HttpClientListener;
+typedef void *HP_HttpSyncClient;
+
+/* One header (also a cookie or a parameter): two UTF-8 strings. */
+typedef struct { LPCTSTR name; LPCTSTR value; } HP_THeader;
+
+typedef enum { HV_1_0 = 1, HV_1_1 = 257 } En_HP_HttpVersion;
+typedef enum {
+    HUF_SCHEMA = 0, HUF_HOST = 1, HUF_PORT = 2, HUF_PATH = 3, HUF_QUERY = 4,
+    HUF_FRAGMENT = 5, HUF_USERINFO = 6, HUF_MAX = 7
+} En_HP_HttpUrlField;
+typedef enum { HPR_OK = 0, HPR_SKIP_BODY = 1, HPR_UPGRADE = 2, HPR_ERROR = -1 } En_HP_HttpParseResult;
+typedef enum { HUT_NONE = 0, HUT_WEB_SOCKET = 1, HUT_HTTP_TUNNEL = 2, HUT_UNKNOWN = -1 } En_HP_HttpUpgradeType;
+
+/* Parser events; the same shape for servers, agents and clients. */
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnMessageBegin)(void *pSender, HP_CONNID dwConnID);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnRequestLine)(void *pSender, HP_CONNID dwConnID, LPCTSTR lpszMethod, LPCTSTR lpszUrl);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnStatusLine)(void *pSender, HP_CONNID dwConnID, USHORT usStatusCode, LPCTSTR lpszDesc);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnHeader)(void *pSender, HP_CONNID dwConnID, LPCTSTR lpszName, LPCTSTR lpszValue);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnHeadersComplete)(void *pSender, HP_CONNID dwConnID);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnBody)(void *pSender, HP_CONNID dwConnID, const BYTE *pData, int iLength);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnChunkHeader)(void *pSender, HP_CONNID dwConnID, int iLength);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnChunkComplete)(void *pSender, HP_CONNID dwConnID);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnMessageComplete)(void *pSender, HP_CONNID dwConnID);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnUpgrade)(void *pSender, HP_CONNID dwConnID, En_HP_HttpUpgradeType enUpgradeType);
+typedef En_HP_HttpParseResult (*HP_FN_Http_OnParseError)(void *pSender, HP_CONNID dwConnID, int iErrorCode, LPCTSTR lpszErrorDesc);
+typedef En_HP_HandleResult (*HP_FN_Http_OnWSMessageHeader)(void *pSender, HP_CONNID dwConnID, BOOL bFinal, BYTE iReserved, BYTE iOperationCode, const BYTE lpszMask[4], ULONGLONG ullBodyLen);
+typedef En_HP_HandleResult (*HP_FN_Http_OnWSMessageBody)(void *pSender, HP_CONNID dwConnID, const BYTE *pData, int iLength);
+typedef En_HP_HandleResult (*HP_FN_Http_OnWSMessageComplete)(void *pSender, HP_CONNID dwConnID);
+
+HP_HttpServer Create_HP_HttpServer(HP_HttpServerListener pListener);
+HP_HttpServerListener Create_HP_HttpServerListener(void);
+void Destroy_HP_HttpServer(HP_HttpServer pServer);
+void Destroy_HP_HttpServerListener(HP_HttpServerListener pListener);
+HP_HttpAgent Create_HP_HttpAgent(HP_HttpAgentListener pListener);
+HP_HttpAgentListener Create_HP_HttpAgentListener(void);
+void Destroy_HP_HttpAgent(HP_HttpAgent pAgent);
+void Destroy_HP_HttpAgentListener(HP_HttpAgentListener pListener);
+HP_HttpClient Create_HP_HttpClient(HP_HttpClientListener pListener);
+HP_HttpClientListener Create_HP_HttpClientListener(void);
+void Destroy_HP_HttpClient(HP_HttpClient pClient);
+void Destroy_HP_HttpClientListener(HP_HttpClientListener pListener);
+HP_HttpSyncClient Create_HP_HttpSyncClient(HP_HttpClientListener pListener);
+void Destroy_HP_HttpSyncClient(HP_HttpSyncClient pClient);
+
+/* Callback registration: HTTP server */
+void HP_Set_FN_HttpServer_OnMessageBegin(HP_HttpServerListener l, HP_FN_Http_OnMessageBegin fn);
+void HP_Set_FN_HttpServer_OnRequestLine(HP_HttpServerListener l, HP_FN_Http_OnRequestLine fn);
+void HP_Set_FN_HttpServer_OnHeader(HP_HttpServerListener l, HP_FN_Http_OnHeader fn);
+void HP_Set_FN_HttpServer_OnHeadersComplete(HP_HttpServerListener l, HP_FN_Http_OnHeadersComplete fn);
+void HP_Set_FN_HttpServer_OnBody(HP_HttpServerListener l, HP_FN_Http_OnBody fn);
+void HP_Set_FN_HttpServer_OnChunkHeader(HP_HttpServerListener l, HP_FN_Http_OnChunkHeader fn);
+void HP_Set_FN_HttpServer_OnChunkComplete(HP_HttpServerListener l, HP_FN_Http_OnChunkComplete fn);
+void HP_Set_FN_HttpServer_OnMessageComplete(HP_HttpServerListener l, HP_FN_Http_OnMessageComplete fn);
+void HP_Set_FN_HttpServer_OnUpgrade(HP_HttpServerListener l, HP_FN_Http_OnUpgrade fn);
+void HP_Set_FN_HttpServer_OnParseError(HP_HttpServerListener l, HP_FN_Http_OnParseError fn);
+void HP_Set_FN_HttpServer_OnWSMessageHeader(HP_HttpServerListener l, HP_FN_Http_OnWSMessageHeader fn);
+void HP_Set_FN_HttpServer_OnWSMessageBody(HP_HttpServerListener l, HP_FN_Http_OnWSMessageBody fn);
+void HP_Set_FN_HttpServer_OnWSMessageComplete(HP_HttpServerListener l, HP_FN_Http_OnWSMessageComplete fn);
+void HP_Set_FN_HttpServer_OnPrepareListen(HP_HttpServerListener l, HP_FN_Server_OnPrepareListen fn);
+void HP_Set_FN_HttpServer_OnAccept(HP_HttpServerListener l, HP_FN_Server_OnAccept fn);
+void HP_Set_FN_HttpServer_OnHandShake(HP_HttpServerListener l, HP_FN_Server_OnHandShake fn);
+void HP_Set_FN_HttpServer_OnReceive(HP_HttpServerListener l, HP_FN_Server_OnReceive fn);
+void HP_Set_FN_HttpServer_OnSend(HP_HttpServerListener l, HP_FN_Server_OnSend fn);
+void HP_Set_FN_HttpServer_OnClose(HP_HttpServerListener l, HP_FN_Server_OnClose fn);
+void HP_Set_FN_HttpServer_OnShutdown(HP_HttpServerListener l, HP_FN_Server_OnShutdown fn);
+
+/* Callback registration: HTTP agent and client */
+void HP_Set_FN_HttpAgent_OnMessageBegin(HP_HttpAgentListener l, HP_FN_Http_OnMessageBegin fn);
+void HP_Set_FN_HttpAgent_OnStatusLine(HP_HttpAgentListener l, HP_FN_Http_OnStatusLine fn);
+void HP_Set_FN_HttpAgent_OnHeader(HP_HttpAgentListener l, HP_FN_Http_OnHeader fn);
+void HP_Set_FN_HttpAgent_OnHeadersComplete(HP_HttpAgentListener l, HP_FN_Http_OnHeadersComplete fn);
+void HP_Set_FN_HttpAgent_OnBody(HP_HttpAgentListener l, HP_FN_Http_OnBody fn);
+void HP_Set_FN_HttpAgent_OnChunkHeader(HP_HttpAgentListener l, HP_FN_Http_OnChunkHeader fn);
+void HP_Set_FN_HttpAgent_OnChunkComplete(HP_HttpAgentListener l, HP_FN_Http_OnChunkComplete fn);
+void HP_Set_FN_HttpAgent_OnMessageComplete(HP_HttpAgentListener l, HP_FN_Http_OnMessageComplete fn);
+void HP_Set_FN_HttpAgent_OnUpgrade(HP_HttpAgentListener l, HP_FN_Http_OnUpgrade fn);
+void HP_Set_FN_HttpAgent_OnParseError(HP_HttpAgentListener l, HP_FN_Http_OnParseError fn);
+void HP_Set_FN_HttpAgent_OnWSMessageHeader(HP_HttpAgentListener l, HP_FN_Http_OnWSMessageHeader fn);
+void HP_Set_FN_HttpAgent_OnWSMessageBody(HP_HttpAgentListener l, HP_FN_Http_OnWSMessageBody fn);
+void HP_Set_FN_HttpAgent_OnWSMessageComplete(HP_HttpAgentListener l, HP_FN_Http_OnWSMessageComplete fn);
+void HP_Set_FN_HttpAgent_OnPrepareConnect(HP_HttpAgentListener l, HP_FN_Agent_OnPrepareConnect fn);
+void HP_Set_FN_HttpAgent_OnConnect(HP_HttpAgentListener l, HP_FN_Agent_OnConnect fn);
+void HP_Set_FN_HttpAgent_OnHandShake(HP_HttpAgentListener l, HP_FN_Agent_OnHandShake fn);
+void HP_Set_FN_HttpAgent_OnReceive(HP_HttpAgentListener l, HP_FN_Agent_OnReceive fn);
+void HP_Set_FN_HttpAgent_OnSend(HP_HttpAgentListener l, HP_FN_Agent_OnSend fn);
+void HP_Set_FN_HttpAgent_OnClose(HP_HttpAgentListener l, HP_FN_Agent_OnClose fn);
+void HP_Set_FN_HttpAgent_OnShutdown(HP_HttpAgentListener l, HP_FN_Agent_OnShutdown fn);
+void HP_Set_FN_HttpClient_OnMessageBegin(HP_HttpClientListener l, HP_FN_Http_OnMessageBegin fn);
+void HP_Set_FN_HttpClient_OnStatusLine(HP_HttpClientListener l, HP_FN_Http_OnStatusLine fn);
+void HP_Set_FN_HttpClient_OnHeader(HP_HttpClientListener l, HP_FN_Http_OnHeader fn);
+void HP_Set_FN_HttpClient_OnHeadersComplete(HP_HttpClientListener l, HP_FN_Http_OnHeadersComplete fn);
+void HP_Set_FN_HttpClient_OnBody(HP_HttpClientListener l, HP_FN_Http_OnBody fn);
+void HP_Set_FN_HttpClient_OnChunkHeader(HP_HttpClientListener l, HP_FN_Http_OnChunkHeader fn);
+void HP_Set_FN_HttpClient_OnChunkComplete(HP_HttpClientListener l, HP_FN_Http_OnChunkComplete fn);
+void HP_Set_FN_HttpClient_OnMessageComplete(HP_HttpClientListener l, HP_FN_Http_OnMessageComplete fn);
+void HP_Set_FN_HttpClient_OnUpgrade(HP_HttpClientListener l, HP_FN_Http_OnUpgrade fn);
+void HP_Set_FN_HttpClient_OnParseError(HP_HttpClientListener l, HP_FN_Http_OnParseError fn);
+void HP_Set_FN_HttpClient_OnWSMessageHeader(HP_HttpClientListener l, HP_FN_Http_OnWSMessageHeader fn);
+void HP_Set_FN_HttpClient_OnWSMessageBody(HP_HttpClientListener l, HP_FN_Http_OnWSMessageBody fn);
+void HP_Set_FN_HttpClient_OnWSMessageComplete(HP_HttpClientListener l, HP_FN_Http_OnWSMessageComplete fn);
+void HP_Set_FN_HttpClient_OnPrepareConnect(HP_HttpClientListener l, HP_FN_Client_OnPrepareConnect fn);
+void HP_Set_FN_HttpClient_OnConnect(HP_HttpClientListener l, HP_FN_Client_OnConnect fn);
+void HP_Set_FN_HttpClient_OnHandShake(HP_HttpClientListener l, HP_FN_Client_OnHandShake fn);
+void HP_Set_FN_HttpClient_OnReceive(HP_HttpClientListener l, HP_FN_Client_OnReceive fn);
+void HP_Set_FN_HttpClient_OnSend(HP_HttpClientListener l, HP_FN_Client_OnSend fn);
+void HP_Set_FN_HttpClient_OnClose(HP_HttpClientListener l, HP_FN_Client_OnClose fn);
+
+/* HTTP server.  SendResponse writes a second Content-Length for a header
+ * named other than exactly "Content-Length", and a body on HEAD, 204 and
+ * 101: hpsocket builds response heads itself and sends them raw. */
+BOOL HP_HttpServer_SendResponse(HP_HttpServer pServer, HP_CONNID dwConnID, USHORT usStatusCode, LPCTSTR lpszDesc, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE *pData, int iLength);
+BOOL HP_HttpServer_SendLocalFile(HP_HttpServer pServer, HP_CONNID dwConnID, LPCTSTR lpszFileName, USHORT usStatusCode, LPCTSTR lpszDesc, const HP_THeader lpHeaders[], int iHeaderCount);
+BOOL HP_HttpServer_SendWSMessage(HP_HttpServer pServer, HP_CONNID dwConnID, BOOL bFinal, BYTE iReserved, BYTE iOperationCode, const BYTE lpszMask[4], BYTE *pData, int iLength, ULONGLONG ullBodyLen);
+BOOL HP_HttpServer_Release(HP_HttpServer pServer, HP_CONNID dwConnID);
+void HP_HttpServer_SetReleaseDelay(HP_HttpServer pServer, DWORD dwReleaseDelay);
+DWORD HP_HttpServer_GetReleaseDelay(HP_HttpServer pServer);
+void HP_HttpServer_SetLocalVersion(HP_HttpServer pServer, En_HP_HttpVersion usHttpVersion);
+En_HP_HttpVersion HP_HttpServer_GetLocalVersion(HP_HttpServer pServer);
+LPCTSTR HP_HttpServer_GetMethod(HP_HttpServer pServer, HP_CONNID dwConnID);
+LPCTSTR HP_HttpServer_GetHost(HP_HttpServer pServer, HP_CONNID dwConnID);
+USHORT HP_HttpServer_GetUrlFieldSet(HP_HttpServer pServer, HP_CONNID dwConnID);
+LPCTSTR HP_HttpServer_GetUrlField(HP_HttpServer pServer, HP_CONNID dwConnID, En_HP_HttpUrlField enField);
+USHORT HP_HttpServer_GetVersion(HP_HttpServer pServer, HP_CONNID dwConnID);
+BOOL HP_HttpServer_IsKeepAlive(HP_HttpServer pServer, HP_CONNID dwConnID);
+BOOL HP_HttpServer_IsUpgrade(HP_HttpServer pServer, HP_CONNID dwConnID);
+En_HP_HttpUpgradeType HP_HttpServer_GetUpgradeType(HP_HttpServer pServer, HP_CONNID dwConnID);
+ULONGLONG HP_HttpServer_GetContentLength(HP_HttpServer pServer, HP_CONNID dwConnID);
+LPCTSTR HP_HttpServer_GetContentType(HP_HttpServer pServer, HP_CONNID dwConnID);
+LPCTSTR HP_HttpServer_GetTransferEncoding(HP_HttpServer pServer, HP_CONNID dwConnID);
+USHORT HP_HttpServer_GetParseErrorCode(HP_HttpServer pServer, HP_CONNID dwConnID, LPCTSTR *lpszErrorDesc);
+BOOL HP_HttpServer_GetHeader(HP_HttpServer pServer, HP_CONNID dwConnID, LPCTSTR lpszName, LPCTSTR *lpszValue);
+BOOL HP_HttpServer_GetWSMessageState(HP_HttpServer pServer, HP_CONNID dwConnID, BOOL *lpbFinal, BYTE *lpiReserved, BYTE *lpiOperationCode, LPCBYTE *lpszMask, ULONGLONG *lpullBodyLen, ULONGLONG *lpullBodyRemain);
+
+/* HTTP agent (takes a connection id) and client (does not) */
+BOOL HP_HttpAgent_SendRequest(HP_HttpAgent pAgent, HP_CONNID dwConnID, LPCTSTR lpszMethod, LPCTSTR lpszPath, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE *pBody, int iLength);
+BOOL HP_HttpAgent_SendWSMessage(HP_HttpAgent pAgent, HP_CONNID dwConnID, BOOL bFinal, BYTE iReserved, BYTE iOperationCode, const BYTE lpszMask[4], BYTE *pData, int iLength, ULONGLONG ullBodyLen);
+USHORT HP_HttpAgent_GetStatusCode(HP_HttpAgent pAgent, HP_CONNID dwConnID);
+USHORT HP_HttpAgent_GetVersion(HP_HttpAgent pAgent, HP_CONNID dwConnID);
+BOOL HP_HttpAgent_IsKeepAlive(HP_HttpAgent pAgent, HP_CONNID dwConnID);
+BOOL HP_HttpAgent_IsUpgrade(HP_HttpAgent pAgent, HP_CONNID dwConnID);
+ULONGLONG HP_HttpAgent_GetContentLength(HP_HttpAgent pAgent, HP_CONNID dwConnID);
+USHORT HP_HttpAgent_GetParseErrorCode(HP_HttpAgent pAgent, HP_CONNID dwConnID, LPCTSTR *lpszErrorDesc);
+void HP_HttpAgent_SetUseCookie(HP_HttpAgent pAgent, BOOL bUseCookie);
+BOOL HP_HttpAgent_IsUseCookie(HP_HttpAgent pAgent);
+BOOL HP_HttpClient_SendRequest(HP_HttpClient pClient, LPCTSTR lpszMethod, LPCTSTR lpszPath, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE *pBody, int iLength);
+BOOL HP_HttpClient_SendWSMessage(HP_HttpClient pClient, BOOL bFinal, BYTE iReserved, BYTE iOperationCode, const BYTE lpszMask[4], BYTE *pData, int iLength, ULONGLONG ullBodyLen);
+USHORT HP_HttpClient_GetStatusCode(HP_HttpClient pClient);
+USHORT HP_HttpClient_GetVersion(HP_HttpClient pClient);
+BOOL HP_HttpClient_IsKeepAlive(HP_HttpClient pClient);
+BOOL HP_HttpClient_IsUpgrade(HP_HttpClient pClient);
+ULONGLONG HP_HttpClient_GetContentLength(HP_HttpClient pClient);
+USHORT HP_HttpClient_GetParseErrorCode(HP_HttpClient pClient, LPCTSTR *lpszErrorDesc);
+void HP_HttpClient_SetUseCookie(HP_HttpClient pClient, BOOL bUseCookie);
+BOOL HP_HttpClient_IsUseCookie(HP_HttpClient pClient);
+
+/* HTTP sync client: blocking requests over an HttpClient */
+BOOL HP_HttpSyncClient_OpenUrl(HP_HttpSyncClient pClient, LPCTSTR lpszMethod, LPCTSTR lpszUrl, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE *pBody, int iLength, BOOL bForceReconnect);
+BOOL HP_HttpSyncClient_CleanupRequestResult(HP_HttpSyncClient pClient);
+void HP_HttpSyncClient_SetConnectTimeout(HP_HttpSyncClient pClient, DWORD dwConnectTimeout);
+void HP_HttpSyncClient_SetRequestTimeout(HP_HttpSyncClient pClient, DWORD dwRequestTimeout);
+DWORD HP_HttpSyncClient_GetConnectTimeout(HP_HttpSyncClient pClient);
+DWORD HP_HttpSyncClient_GetRequestTimeout(HP_HttpSyncClient pClient);
+BOOL HP_HttpSyncClient_GetResponseBody(HP_HttpSyncClient pClient, LPCBYTE *lpszBody, int *piLength);
+
 #ifdef __cplusplus
 }
 #endif
