@@ -33,6 +33,7 @@ enum { HPS_MODEL_PUSH = 0, HPS_MODEL_PULL = 1, HPS_MODEL_PACK = 2 };
 enum {
     HPS_EVI_PREPARE, HPS_EVI_ACCEPT, HPS_EVI_CONNECT, HPS_EVI_HANDSHAKE, HPS_EVI_SEND,
     HPS_EVI_RECEIVE, HPS_EVI_CLOSE, HPS_EVI_SHUTDOWN, HPS_EVI_REFUSED,
+    HPS_EVI_REQUEST,   /* HTTP server: one whole request */
     HPS_EV_COUNT
 };
 enum {
@@ -44,7 +45,8 @@ enum {
     HPS_EV_RECEIVE = 1 << HPS_EVI_RECEIVE,
     HPS_EV_CLOSE = 1 << HPS_EVI_CLOSE,
     HPS_EV_SHUTDOWN = 1 << HPS_EVI_SHUTDOWN,
-    HPS_EV_REFUSED = 1 << HPS_EVI_REFUSED
+    HPS_EV_REFUSED = 1 << HPS_EVI_REFUSED,
+    HPS_EV_REQUEST = 1 << HPS_EVI_REQUEST
 };
 
 /* ------------------------------------------------------------------ */

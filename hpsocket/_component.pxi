@@ -46,7 +46,7 @@ cdef tuple _class_info(type cls, const Ops* ops):
         if name is None:
             continue
         fn = getattr(cls, name, None)
-        if fn is not None and fn is not getattr(Component, name):
+        if fn is not None and fn is not getattr(Component, name, None):
             mask |= 1u << index
             fns[index] = fn
     info = (mask, tuple(fns))
@@ -81,7 +81,7 @@ cdef str _event_name(const Ops* ops, int index):
 # affinity mask and cgroup CPU quota (_cpus.usable_cpus), not os.cpu_count().
 # HP-Socket's own default, 2 x CPUs + 2, is never used.
 cdef DWORD _default_workers(unsigned int mask) except 0:
-    if mask & (EV_RECEIVE | EV_SEND):
+    if mask & (EV_RECEIVE | EV_SEND | EV_REQUEST):
         return 1
     return <DWORD>_cpus.usable_cpus()
 
@@ -182,6 +182,8 @@ cdef class Component:
             self._ctx.owner = NULL
         if handle != NULL:
             with nogil:
+                if ops.family_stop != NULL and self._ctx != NULL:
+                    ops.family_stop(self._ctx)
                 if ops.get_state(handle) != SS_STOPPED:
                     if self._ctx != NULL and self._ctx.listen_fd >= 0:
                         hps_quiesce_listener(self._ctx.listen_fd)
@@ -314,6 +316,8 @@ cdef class Component:
         with self._lifecycle:
             if ops.get_state(handle) != SS_STOPPED:
                 with nogil:
+                    if ops.family_stop != NULL:
+                        ops.family_stop(self._ctx)
                     if self._ctx.listen_fd >= 0:
                         hps_quiesce_listener(self._ctx.listen_fd)
                         self._ctx.listen_fd = -1

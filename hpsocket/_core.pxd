@@ -8,7 +8,7 @@
 
 from cpython.object cimport PyObject
 from hpsocket.includes.hpsocket4c cimport *
-from hpsocket.includes.native cimport hps_ctx, hps_conn, hps_ops
+from hpsocket.includes.native cimport hps_ctx, hps_conn, hps_ops, hps_http_cfg
 
 # A numeric setting: the native getter and setter (NULL where the class has none).
 ctypedef struct Tunable:
@@ -46,6 +46,8 @@ ctypedef struct Ops:
     # that registers its callbacks with a listener before start.
     PyObject* events
     void (*register)(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil
+    # Before the native Stop (and destruction): the family's own threads end.
+    void (*family_stop)(hps_ctx* ctx) noexcept nogil
 
 
 cdef class Component:
@@ -108,3 +110,7 @@ cdef class TcpPullClient(Client):
 
 cdef class TcpPackClient(Client):
     pass
+
+cdef class HttpServer(Server):
+    cdef bytes _server_line    # b"Server: ...\r\n", or None
+    cdef hps_http_cfg* _cfg(self)

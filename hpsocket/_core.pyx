@@ -11,6 +11,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memset, strlen
 from libc.stdint cimport uint32_t
 from libc.limits cimport INT_MAX, ULONG_MAX
@@ -50,6 +51,7 @@ include "_conn.pxi"        # operations on one connection
 include "_framing.pxi"     # receive models: pull buffer, pack framing
 include "_roles.pxi"       # Server, Agent, Client
 include "_tcp.pxi"         # the TCP family
+include "_http.pxi"        # the HTTP family
 
 # Started components, so that an exiting interpreter can stop them first: a
 # component still running during finalization would hang the process.

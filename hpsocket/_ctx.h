@@ -39,6 +39,8 @@ typedef struct hps_ops {
     BOOL (*set_conn_extra)(void *, HP_CONNID, PVOID);
     /* Frees hps_conn.family when the record goes (NULL: nothing to free). */
     void (*family_free)(void *);
+    /* Frees hps_ctx.family with the context (NULL: nothing to free). */
+    void (*ctx_family_free)(void *);
 } hps_ops;
 
 /* ------------------------------------------------------------------ */
@@ -72,6 +74,7 @@ typedef struct hps_ctx {
     long live_conns;           /* server: accepted and not yet closed */
     long max_conns;            /* server: the user's max_connections */
     long refused;              /* server: connections refused over max_conns */
+    void *family;              /* a family's own per-component state, or NULL */
 } hps_ctx;
 
 static inline hps_ctx *hps_ctx_new(const hps_ops *ops)
@@ -89,6 +92,8 @@ static inline void hps_ctx_free(hps_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    if (ctx->family != NULL && ctx->ops->ctx_family_free != NULL)
+        ctx->ops->ctx_family_free(ctx->family);
     pthread_mutex_destroy(&ctx->lock);
     PyMem_RawFree(ctx);
 }

@@ -354,3 +354,66 @@ cdef extern from "hpsocket4c.h" nogil:
     USHORT HP_TcpPackServer_GetPackHeaderFlag(HP_TcpPackServer pServer)
     void HP_TcpPackServer_SetMaxPackSize(HP_TcpPackServer pServer, DWORD dwMaxPackSize)
     void HP_TcpPackServer_SetPackHeaderFlag(HP_TcpPackServer pServer, USHORT usPackHeaderFlag)
+
+
+# The HTTP family.  HttpServer handles are also Server handles (HP_Server_*).
+cdef extern from "hpsocket4c.h" nogil:
+    ctypedef unsigned long long ULONGLONG
+    ctypedef void* HP_HttpServer
+    ctypedef void* HP_HttpServerListener
+
+    ctypedef struct HP_THeader:
+        LPCTSTR name
+        LPCTSTR value
+
+    ctypedef enum En_HP_HttpParseResult:
+        HPR_OK
+        HPR_SKIP_BODY
+        HPR_UPGRADE
+        HPR_ERROR
+
+    ctypedef enum En_HP_HttpUpgradeType:
+        HUT_NONE
+        HUT_WEB_SOCKET
+        HUT_HTTP_TUNNEL
+        HUT_UNKNOWN
+
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnMessageBegin)(void* pSender, HP_CONNID dwConnID) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnRequestLine)(void* pSender, HP_CONNID dwConnID, LPCTSTR lpszMethod, LPCTSTR lpszUrl) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnHeader)(void* pSender, HP_CONNID dwConnID, LPCTSTR lpszName, LPCTSTR lpszValue) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnHeadersComplete)(void* pSender, HP_CONNID dwConnID) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnBody)(void* pSender, HP_CONNID dwConnID, const BYTE* pData, int iLength) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnChunkHeader)(void* pSender, HP_CONNID dwConnID, int iLength) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnChunkComplete)(void* pSender, HP_CONNID dwConnID) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnMessageComplete)(void* pSender, HP_CONNID dwConnID) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnUpgrade)(void* pSender, HP_CONNID dwConnID, En_HP_HttpUpgradeType enUpgradeType) noexcept
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnParseError)(void* pSender, HP_CONNID dwConnID, int iErrorCode, LPCTSTR lpszErrorDesc) noexcept
+
+    HP_HttpServer Create_HP_HttpServer(HP_HttpServerListener pListener)
+    HP_HttpServerListener Create_HP_HttpServerListener()
+    void Destroy_HP_HttpServer(HP_HttpServer pServer)
+    void Destroy_HP_HttpServerListener(HP_HttpServerListener pListener)
+
+    void HP_Set_FN_HttpServer_OnMessageBegin(HP_HttpServerListener l, HP_FN_Http_OnMessageBegin fn)
+    void HP_Set_FN_HttpServer_OnRequestLine(HP_HttpServerListener l, HP_FN_Http_OnRequestLine fn)
+    void HP_Set_FN_HttpServer_OnHeader(HP_HttpServerListener l, HP_FN_Http_OnHeader fn)
+    void HP_Set_FN_HttpServer_OnHeadersComplete(HP_HttpServerListener l, HP_FN_Http_OnHeadersComplete fn)
+    void HP_Set_FN_HttpServer_OnBody(HP_HttpServerListener l, HP_FN_Http_OnBody fn)
+    void HP_Set_FN_HttpServer_OnChunkHeader(HP_HttpServerListener l, HP_FN_Http_OnChunkHeader fn)
+    void HP_Set_FN_HttpServer_OnChunkComplete(HP_HttpServerListener l, HP_FN_Http_OnChunkComplete fn)
+    void HP_Set_FN_HttpServer_OnMessageComplete(HP_HttpServerListener l, HP_FN_Http_OnMessageComplete fn)
+    void HP_Set_FN_HttpServer_OnUpgrade(HP_HttpServerListener l, HP_FN_Http_OnUpgrade fn)
+    void HP_Set_FN_HttpServer_OnParseError(HP_HttpServerListener l, HP_FN_Http_OnParseError fn)
+    void HP_Set_FN_HttpServer_OnPrepareListen(HP_HttpServerListener l, HP_FN_Server_OnPrepareListen fn)
+    void HP_Set_FN_HttpServer_OnAccept(HP_HttpServerListener l, HP_FN_Server_OnAccept fn)
+    void HP_Set_FN_HttpServer_OnHandShake(HP_HttpServerListener l, HP_FN_Server_OnHandShake fn)
+    void HP_Set_FN_HttpServer_OnSend(HP_HttpServerListener l, HP_FN_Server_OnSend fn)
+    void HP_Set_FN_HttpServer_OnClose(HP_HttpServerListener l, HP_FN_Server_OnClose fn)
+    void HP_Set_FN_HttpServer_OnShutdown(HP_HttpServerListener l, HP_FN_Server_OnShutdown fn)
+
+    BOOL HP_HttpServer_Release(HP_HttpServer pServer, HP_CONNID dwConnID)
+    void HP_HttpServer_SetReleaseDelay(HP_HttpServer pServer, DWORD dwReleaseDelay)
+    DWORD HP_HttpServer_GetReleaseDelay(HP_HttpServer pServer)
+    USHORT HP_HttpServer_GetVersion(HP_HttpServer pServer, HP_CONNID dwConnID)
+    BOOL HP_HttpServer_IsKeepAlive(HP_HttpServer pServer, HP_CONNID dwConnID)
+    BOOL HP_HttpServer_IsUpgrade(HP_HttpServer pServer, HP_CONNID dwConnID)

@@ -24,6 +24,7 @@ cdef extern from "_base.h" nogil:
         EVI_CLOSE "HPS_EVI_CLOSE"
         EVI_SHUTDOWN "HPS_EVI_SHUTDOWN"
         EVI_REFUSED "HPS_EVI_REFUSED"
+        EVI_REQUEST "HPS_EVI_REQUEST"
         EV_COUNT "HPS_EV_COUNT"
     enum:
         EV_PREPARE "HPS_EV_PREPARE"
@@ -35,6 +36,7 @@ cdef extern from "_base.h" nogil:
         EV_CLOSE "HPS_EV_CLOSE"
         EV_SHUTDOWN "HPS_EV_SHUTDOWN"
         EV_REFUSED "HPS_EV_REFUSED"
+        EV_REQUEST "HPS_EV_REQUEST"
 
     int hps_exiting()
     void hps_set_exiting()
@@ -68,6 +70,7 @@ cdef extern from "_ctx.h" nogil:
         BOOL (*get_conn_extra)(void*, HP_CONNID, PVOID*) noexcept nogil
         BOOL (*set_conn_extra)(void*, HP_CONNID, PVOID) noexcept nogil
         void (*family_free)(void*) noexcept nogil
+        void (*ctx_family_free)(void*) noexcept nogil
 
     ctypedef struct hps_conn:
         PyObject* extra
@@ -93,6 +96,7 @@ cdef extern from "_ctx.h" nogil:
         long live_conns
         long max_conns
         long refused
+        void* family
 
     hps_ctx* hps_ctx_new(const hps_ops* ops)
     void hps_ctx_free(hps_ctx* ctx)
@@ -140,3 +144,48 @@ cdef extern from "_frame.h" nogil:
     uint32_t hps_pack_header(unsigned int flag, uint32_t length)
     int hps_pack_next(const unsigned char* data, size_t n, size_t* pos, unsigned int flag,
                       uint32_t max_size, const unsigned char** body, uint32_t* length)
+
+cdef extern from "_http.h" nogil:
+    ctypedef struct hps_http_cfg:
+        size_t max_header
+        size_t max_target
+        unsigned long long max_body
+        unsigned int keep_alive_ms
+        unsigned int header_ms
+        unsigned int body_ms
+
+    ctypedef struct hps_http_conn:
+        hps_buf head
+        int nheaders
+        hps_buf body
+        int error
+        int dead
+        int expect_continue
+        int in_trailers
+        unsigned int version
+        int has_cl
+        int has_te
+        unsigned long long cl
+        unsigned long long next_seq
+
+    hps_http_cfg* hps_http_cfg_new()
+    void hps_http_cfg_free(void* cfg)
+    void hps_http_conn_free(void* st)
+    int hps_http_sweeper_start(hps_ctx* ctx)
+    void hps_http_sweeper_stop(hps_ctx* ctx)
+    hps_http_conn* hps_http_state(hps_ctx* ctx, HP_CONNID conn_id)
+    void hps_http_begin(hps_http_conn* st)
+    void hps_http_reset(hps_http_conn* st)
+    void hps_http_request_line(hps_http_conn* st, const hps_http_cfg* cfg, const char* method, const char* target)
+    void hps_http_header(hps_http_conn* st, const hps_http_cfg* cfg, const char* name, const char* value)
+    void hps_http_headers_done(hps_http_conn* st, const hps_http_cfg* cfg, unsigned int version)
+    void hps_http_body(hps_http_conn* st, const hps_http_cfg* cfg, const unsigned char* data, int length)
+    int hps_http_parse_error_status(int code)
+    int hps_http_submit(hps_ctx* ctx, void* sender, HP_CONNID conn_id, unsigned long long seq,
+                        WSABUF* bufs, int count, int close)
+    void hps_http_refuse(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_http_conn* st, int status)
+    void hps_http_continue(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_http_conn* st)
+    const char* hps_http_reason(int status)
+    size_t hps_http_date(char* out)
+    int hps_http_token(const unsigned char* p, size_t n)
+    int hps_http_value_ok(const unsigned char* p, size_t n)

@@ -1,0 +1,668 @@
+/*
+ * _http.h - the HTTP server family's native side: each request is assembled
+ * from the library's parser events on the worker thread, without the GIL,
+ * checked against what HP-Socket 5.2.2's parser (http_parser 2.8.0) lets
+ * through, and handed to Python once, whole; responses leave in request
+ * order whichever thread makes them; idle and slow connections are closed by
+ * a sweeper thread.
+ *
+ * Per connection (hps_conn.family, freed with the record after on_close):
+ *   - the request being parsed, touched only by the connection's worker
+ *     callbacks, which the library serialises (the socket's I/O lock);
+ *   - the response order (next_seq, send_seq, parked), under ctx->lock.
+ *
+ * Why responses are not sent with the library's SendResponse: it writes a
+ * second Content-Length when the application's header is not spelled
+ * exactly "Content-Length", a Content-Length on 1xx and 204, and bodies on
+ * HEAD (../shared facts, measured); heads are built here and sent raw.
+ * Why error answers are written by hpsocket: the library sends nothing on a
+ * parse error and closes; an answer written before the callback returns
+ * reaches the client.
+ */
+#ifndef HPSOCKET_HTTP_H
+#define HPSOCKET_HTTP_H
+
+#include <strings.h>
+#include <time.h>
+
+#include "_ctx.h"
+#include "_send.h"
+#include "_tcp.h"
+
+/* ------------------------------------------------------------------ */
+/* Per-server settings and the sweeper                                   */
+
+typedef struct hps_http_cfg {
+    size_t max_header;        /* request line + header fields, bytes */
+    size_t max_target;        /* request target, bytes */
+    unsigned long long max_body;
+    unsigned int keep_alive_ms;   /* idle keep-alive connection */
+    unsigned int header_ms;       /* first byte of a request to its end of headers */
+    unsigned int body_ms;         /* longest pause inside a request body */
+    pthread_t sweeper;
+    int sweeper_running;
+    int sweeper_stop;
+    pthread_mutex_t sweep_lock;
+    pthread_cond_t sweep_cond;
+} hps_http_cfg;
+
+/* ------------------------------------------------------------------ */
+/* Per connection                                                        */
+
+typedef struct hps_http_parked {
+    struct hps_http_parked *next;
+    unsigned long long seq;
+    int close;
+    size_t len;
+    unsigned char data[];
+} hps_http_parked;
+
+typedef struct hps_http_conn {
+    /* The request being parsed: "method\0target\0" then "name\0value\0"
+     * per header field, in wire order. */
+    hps_buf head;
+    int nheaders;
+    hps_buf body;
+    size_t header_bytes;
+    int error;                /* status to answer instead, 0 if none */
+    int in_message;           /* between MessageBegin and MessageComplete */
+    int headers_done;
+    int in_trailers;
+    int hosts;
+    int has_cl;
+    unsigned long long cl;
+    int has_te;
+    int expect_continue;
+    unsigned int version;     /* MAKEWORD(major, minor) */
+    int dead;                 /* a closing answer is due: ignore the rest */
+    unsigned long long begin_ms, last_rx_ms;
+    /* Response order, under ctx->lock. */
+    unsigned long long next_seq;  /* number of the next request */
+    unsigned long long send_seq;  /* number of the response to write next */
+    int sending;              /* a thread is writing responses in order */
+    int closed_by_us;         /* the closing response went out */
+    hps_http_parked *parked;
+    unsigned long long idle_since_ms;
+} hps_http_conn;
+
+static inline unsigned long long hps_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
+}
+
+static void hps_http_conn_free(void *p)
+{
+    hps_http_conn *st = (hps_http_conn *)p;
+    hps_http_parked *q;
+    if (st == NULL)
+        return;
+    while ((q = st->parked) != NULL) {
+        st->parked = q->next;
+        free(q);
+    }
+    hps_buf_free(&st->head);
+    hps_buf_free(&st->body);
+    free(st);
+}
+
+/* The connection's HTTP state (created on first use), or NULL if the
+ * connection is gone.  Worker callbacks only: the record cannot go while
+ * the library runs one of the connection's callbacks. */
+static inline hps_http_conn *hps_http_state(hps_ctx *ctx, HP_CONNID id)
+{
+    int known;
+    hps_conn *rec;
+    hps_http_conn *st;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 1, &known);
+    st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+    if (rec != NULL && st == NULL) {
+        st = (hps_http_conn *)calloc(1, sizeof(hps_http_conn));
+        if (st != NULL) {
+            st->idle_since_ms = hps_now_ms();
+            rec->family = st;
+        }
+    }
+    hps_unlock(ctx);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Assembling and checking a request (worker thread, no GIL)             */
+
+/* Forget the request just handled (buffers are kept for the next one). */
+static inline void hps_http_reset(hps_http_conn *st)
+{
+    hps_buf_consume(&st->head, hps_buf_len(&st->head));
+    hps_buf_consume(&st->body, hps_buf_len(&st->body));
+    st->nheaders = 0;
+    st->header_bytes = 0;
+    st->error = 0;
+    st->in_message = 0;
+    st->headers_done = 0;
+    st->in_trailers = 0;
+    st->hosts = 0;
+    st->has_cl = 0;
+    st->cl = 0;
+    st->has_te = 0;
+    st->expect_continue = 0;
+}
+
+static inline void hps_http_fail(hps_http_conn *st, int status)
+{
+    if (st->error == 0)
+        st->error = status;
+}
+
+static inline int hps_http_append_str(hps_buf *b, const char *s, size_t n)
+{
+    if (n > (size_t)INT_MAX - 1 || hps_buf_append(b, (const unsigned char *)s, (int)n) < 0)
+        return -1;
+    return hps_buf_append(b, (const unsigned char *)"", 1) < 0 ? -1 : 0;
+}
+
+static inline void hps_http_begin(hps_http_conn *st)
+{
+    hps_http_reset(st);
+    st->in_message = 1;
+    st->begin_ms = st->last_rx_ms = hps_now_ms();
+}
+
+static inline void hps_http_request_line(hps_http_conn *st, const hps_http_cfg *cfg,
+                                         const char *method, const char *target)
+{
+    size_t m = strlen(method), t = strlen(target);
+    st->header_bytes = m + t + 12;
+    if (t > cfg->max_target) {
+        hps_http_fail(st, 414);
+        return;
+    }
+    if (hps_http_append_str(&st->head, method, m) < 0 || hps_http_append_str(&st->head, target, t) < 0)
+        hps_http_fail(st, 500);
+}
+
+static inline int hps_http_is_digits(const char *v)
+{
+    if (*v == '\0')
+        return 0;
+    for (; *v; v++)
+        if (*v < '0' || *v > '9')
+            return 0;
+    return 1;
+}
+
+/* One header field line (or trailer field), in wire order. */
+static inline void hps_http_header(hps_http_conn *st, const hps_http_cfg *cfg,
+                                   const char *name, const char *value)
+{
+    size_t n = strlen(name), v = strlen(value);
+    if (st->in_trailers)
+        return;   /* trailers are not headers (the library merges them): dropped */
+    st->header_bytes += n + v + 4;
+    if (st->header_bytes > cfg->max_header) {
+        hps_http_fail(st, 431);
+        return;
+    }
+    /* The parser passes an obs-fold continuation line as a field of its own
+     * whose value starts with the folding whitespace. */
+    if (*value == ' ' || *value == '\t') {
+        hps_http_fail(st, 400);
+        return;
+    }
+    if (n == 4 && strcasecmp(name, "host") == 0) {
+        if (++st->hosts > 1)
+            hps_http_fail(st, 400);
+    } else if (n == 14 && strcasecmp(name, "content-length") == 0) {
+        /* Only digits: 2.8.0 reads "1 2" as 12. */
+        unsigned long long cl = 0;
+        const char *p;
+        if (!hps_http_is_digits(value) || v > 18) {
+            hps_http_fail(st, 400);
+            return;
+        }
+        for (p = value; *p; p++)
+            cl = cl * 10 + (unsigned long long)(*p - '0');
+        if (st->has_cl && cl != st->cl)
+            hps_http_fail(st, 400);
+        st->has_cl = 1;
+        st->cl = cl;
+    } else if (n == 17 && strcasecmp(name, "transfer-encoding") == 0) {
+        /* Exactly one "chunked": 2.8.0 takes "gzip, chunked" as no body and
+         * parses the chunks as the next request. */
+        if (st->has_te++ || strcasecmp(value, "chunked") != 0)
+            hps_http_fail(st, strcasecmp(value, "chunked") == 0 || st->has_te > 1 ? 400 : 501);
+    } else if (n == 6 && strcasecmp(name, "expect") == 0) {
+        if (strcasecmp(value, "100-continue") == 0)
+            st->expect_continue = 1;
+        else
+            hps_http_fail(st, 417);
+    }
+    if (hps_http_append_str(&st->head, name, n) < 0 || hps_http_append_str(&st->head, value, v) < 0)
+        hps_http_fail(st, 500);
+    else
+        st->nheaders++;
+}
+
+/* End of the header block: version is MAKEWORD(major, minor). */
+static inline void hps_http_headers_done(hps_http_conn *st, const hps_http_cfg *cfg,
+                                         unsigned int version)
+{
+    unsigned int major = version & 0xFF, minor = (version >> 8) & 0xFF;
+    st->headers_done = 1;
+    st->version = version;
+    if (st->error)
+        return;
+    if (major != 1)
+        hps_http_fail(st, 505);
+    else if (minor >= 1 && st->hosts == 0)
+        hps_http_fail(st, 400);
+    else if (st->has_cl && st->has_te)
+        hps_http_fail(st, 400);
+    else if (st->has_cl && st->cl > cfg->max_body)
+        hps_http_fail(st, 413);
+}
+
+/* A piece of the body: 0, or the status to answer with. */
+static inline void hps_http_body(hps_http_conn *st, const hps_http_cfg *cfg,
+                                 const unsigned char *data, int len)
+{
+    st->last_rx_ms = hps_now_ms();
+    if (st->error || st->dead)
+        return;
+    if ((unsigned long long)hps_buf_len(&st->body) + (unsigned long long)len > cfg->max_body) {
+        hps_http_fail(st, 413);
+        return;
+    }
+    if (hps_buf_append(&st->body, data, len) < 0)
+        hps_http_fail(st, 413);
+}
+
+/* http_parser's error numbers (2.8.0) to the status answered. */
+static inline int hps_http_parse_error_status(int code)
+{
+    switch (code) {
+    case 12: return 431;   /* HPE_HEADER_OVERFLOW: the library's 80 KiB */
+    case 16: return 501;   /* HPE_INVALID_METHOD */
+    default: return 400;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Response heads                                                         */
+
+static const char *hps_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return NULL;
+    }
+}
+
+/* "Date: <IMF-fixdate>\r\n", made once a second (29 + 8 bytes). */
+static pthread_mutex_t hps_date_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t hps_date_time = 0;
+static char hps_date_line[64];
+
+static inline size_t hps_http_date(char out[64])
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    size_t n;
+    pthread_mutex_lock(&hps_date_lock);
+    if (now != hps_date_time) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(hps_date_line, sizeof(hps_date_line),
+                 "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday], tm.tm_mday,
+                 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        hps_date_time = now;
+    }
+    n = strlen(hps_date_line);
+    memcpy(out, hps_date_line, n + 1);
+    pthread_mutex_unlock(&hps_date_lock);
+    return n;
+}
+
+/* A header name is a token (RFC 9110 5.6.2). */
+static inline int hps_http_token(const unsigned char *p, size_t n)
+{
+    size_t i;
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            continue;
+        if (c == '\0' || strchr("!#$%&'*+-.^_`|~", c) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* A header value has no CR, LF or NUL (the rest is the sender's business). */
+static inline int hps_http_value_ok(const unsigned char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* The canned answer hpsocket sends for a request it refuses. */
+static inline size_t hps_http_error_response(int status, char *out, size_t cap)
+{
+    const char *reason = hps_http_reason(status);
+    char date[64];
+    size_t n;
+    if (reason == NULL)
+        reason = "Error";
+    hps_http_date(date);
+    n = (size_t)snprintf(out, cap,
+                         "HTTP/1.1 %d %s\r\n%sServer: hpsocket\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+                         status, reason, date, strlen(reason) + 1, reason);
+    return n < cap ? n : cap;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses in request order (any thread, no GIL)                       */
+
+static inline int hps_http_send_raw(hps_ctx *ctx, void *sender, HP_CONNID id,
+                                    const unsigned char *p, size_t n)
+{
+    WSABUF b;
+    b.buf = (unsigned char *)p;
+    b.len = (unsigned int)n;
+    return n == 0 ? 1 : hps_send(ctx, sender, id, &b, 1);
+}
+
+/* After the closing response: half-close once the library's queue is empty
+ * (the client sees the end, closes, and the library closes too), else let
+ * the library close when it has written the rest. */
+static inline void hps_http_close(hps_ctx *ctx, void *sender, HP_CONNID id)
+{
+    int pending = 1;
+    hps_out_flush_for(ctx, sender, id);
+    if (ctx->ops->get_pending(sender, id, &pending) && pending == 0 && hps_disconnect(ctx, id, 0) > 0)
+        return;
+    HP_HttpServer_Release(sender, id);
+}
+
+/*
+ * Send response number seq of a connection (bufs, count: head and body),
+ * in request order: now if every earlier response has left, else a copy is
+ * parked until they have.  close: the connection ends after it.  Returns 1
+ * if sent or parked, 0 if the connection is gone (or out of memory), -1 if
+ * this response was already sent.
+ */
+static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
+                                  unsigned long long seq, WSABUF *bufs, int count, int close)
+{
+    int known, i, do_close = 0;
+    hps_conn *rec;
+    hps_http_conn *st;
+    hps_http_parked *q, **pp;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+    if (st == NULL || st->closed_by_us) {
+        hps_unlock(ctx);
+        return 0;
+    }
+    if (seq < st->send_seq) {
+        hps_unlock(ctx);
+        return -1;
+    }
+    if (seq != st->send_seq || st->sending) {
+        size_t total = 0;
+        for (i = 0; i < count; i++)
+            total += bufs[i].len;
+        for (pp = &st->parked; *pp != NULL && (*pp)->seq < seq; pp = &(*pp)->next)
+            ;
+        if (*pp != NULL && (*pp)->seq == seq) {
+            hps_unlock(ctx);
+            return -1;
+        }
+        q = (hps_http_parked *)malloc(sizeof(hps_http_parked) + total);
+        if (q == NULL) {
+            hps_unlock(ctx);
+            return 0;
+        }
+        q->seq = seq;
+        q->close = close;
+        q->len = 0;
+        for (i = 0; i < count; i++) {
+            memcpy(q->data + q->len, bufs[i].buf, bufs[i].len);
+            q->len += bufs[i].len;
+        }
+        q->next = *pp;
+        *pp = q;
+        hps_unlock(ctx);
+        return 1;
+    }
+    st->sending = 1;
+    hps_unlock(ctx);
+    /* This thread writes responses in order until the next is missing.  The
+     * record stays: it is detached only in OnClose, and the state with it
+     * when the record is freed, which waits for ctx->lock below. */
+    hps_send(ctx, sender, id, bufs, count);
+    q = NULL;
+    for (;;) {
+        hps_lock(ctx);
+        if (q != NULL)
+            free(q);
+        st->send_seq++;
+        st->idle_since_ms = hps_now_ms();
+        if (close) {
+            st->closed_by_us = 1;
+            st->sending = 0;
+            do_close = 1;
+            hps_unlock(ctx);
+            break;
+        }
+        q = st->parked;
+        if (q == NULL || q->seq != st->send_seq) {
+            st->sending = 0;
+            hps_unlock(ctx);
+            break;
+        }
+        st->parked = q->next;
+        close = q->close;
+        hps_unlock(ctx);
+        hps_http_send_raw(ctx, sender, id, q->data, q->len);
+    }
+    if (do_close)
+        hps_http_close(ctx, sender, id);
+    return 1;
+}
+
+/* hpsocket's own answer to a refused request, in order; the connection
+ * closes after it and nothing it sends later is read. */
+static inline void hps_http_refuse(hps_ctx *ctx, void *sender, HP_CONNID id,
+                                   hps_http_conn *st, int status)
+{
+    char buf[512];
+    WSABUF b;
+    unsigned long long seq;
+    if (st->dead)
+        return;
+    st->dead = 1;
+    HP_Server_PauseReceive(sender, id, 1);
+    hps_lock(ctx);
+    seq = st->next_seq++;
+    hps_unlock(ctx);
+    b.buf = (unsigned char *)buf;
+    b.len = (unsigned int)hps_http_error_response(status, buf, sizeof(buf));
+    hps_http_submit(ctx, sender, id, seq, &b, 1, 1);
+}
+
+/* "100 Continue" for a request that waits for it, if no earlier response is
+ * still owed (an interim answer must not overtake them). */
+static inline void hps_http_continue(hps_ctx *ctx, void *sender, HP_CONNID id, hps_http_conn *st)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    int now;
+    hps_lock(ctx);
+    now = st->send_seq == st->next_seq && !st->sending && st->parked == NULL;
+    hps_unlock(ctx);
+    if (now)
+        hps_http_send_raw(ctx, sender, id, (const unsigned char *)cont, sizeof(cont) - 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The sweeper: keep-alive, header and body timeouts                      */
+
+#define HPS_SWEEP_IDS 4096
+
+static void *hps_http_sweeper(void *arg)
+{
+    hps_ctx *ctx = (hps_ctx *)arg;
+    hps_http_cfg *cfg = (hps_http_cfg *)ctx->family;
+    HP_CONNID *ids = (HP_CONNID *)malloc(sizeof(HP_CONNID) * HPS_SWEEP_IDS);
+    for (;;) {
+        struct timespec until;
+        unsigned long long now;
+        DWORD n = HPS_SWEEP_IDS, i;
+        int stop;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&cfg->sweep_lock);
+        if (!cfg->sweeper_stop)
+            pthread_cond_timedwait(&cfg->sweep_cond, &cfg->sweep_lock, &until);
+        stop = cfg->sweeper_stop;
+        pthread_mutex_unlock(&cfg->sweep_lock);
+        if (stop || ids == NULL)
+            break;
+        if (!HP_Server_GetAllConnectionIDs(ctx->sender, ids, &n))
+            n = 0;   /* more than HPS_SWEEP_IDS: checked next round, in part */
+        now = hps_now_ms();
+        for (i = 0; i < n && i < HPS_SWEEP_IDS; i++) {
+            int known, verdict = 0;
+            hps_conn *rec;
+            hps_http_conn *st;
+            hps_lock(ctx);
+            rec = hps_conn_get(ctx, ids[i], 0, &known);
+            st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+            if (rec != NULL && st == NULL) {
+                /* Connected, no request yet: idle from now. */
+                st = (hps_http_conn *)calloc(1, sizeof(hps_http_conn));
+                if (st != NULL) {
+                    st->idle_since_ms = now;
+                    rec->family = st;
+                }
+            } else if (st != NULL && !st->closed_by_us) {
+                int owed = st->send_seq != st->next_seq || st->sending || st->parked != NULL;
+                if (st->in_message && !st->dead) {
+                    if ((!st->headers_done && now - st->begin_ms > cfg->header_ms)
+                        || (st->headers_done && now - st->last_rx_ms > cfg->body_ms))
+                        verdict = owed ? -1 : 408;
+                } else if (!owed && !st->in_message && now - st->idle_since_ms > cfg->keep_alive_ms) {
+                    verdict = -1;   /* idle keep-alive connection: close without a word */
+                }
+                if (verdict != 0)
+                    st->closed_by_us = 1;
+            }
+            hps_unlock(ctx);
+            if (verdict > 0) {
+                /* A request too slow to arrive: 408, then close. */
+                char buf[512];
+                size_t len = hps_http_error_response(verdict, buf, sizeof(buf));
+                hps_http_send_raw(ctx, ctx->sender, ids[i], (const unsigned char *)buf, len);
+                HP_HttpServer_Release(ctx->sender, ids[i]);
+            } else if (verdict < 0) {
+                hps_disconnect(ctx, ids[i], 1);
+            }
+        }
+    }
+    free(ids);
+    return NULL;
+}
+
+static inline hps_http_cfg *hps_http_cfg_new(void)
+{
+    hps_http_cfg *cfg = (hps_http_cfg *)calloc(1, sizeof(hps_http_cfg));
+    if (cfg != NULL) {
+        pthread_mutex_init(&cfg->sweep_lock, NULL);
+        pthread_cond_init(&cfg->sweep_cond, NULL);
+    }
+    return cfg;
+}
+
+static inline int hps_http_sweeper_start(hps_ctx *ctx)
+{
+    hps_http_cfg *cfg = (hps_http_cfg *)ctx->family;
+    if (cfg == NULL || cfg->sweeper_running)
+        return 0;
+    cfg->sweeper_stop = 0;
+    if (pthread_create(&cfg->sweeper, NULL, hps_http_sweeper, ctx) != 0)
+        return -1;
+    cfg->sweeper_running = 1;
+    return 0;
+}
+
+static inline void hps_http_sweeper_stop(hps_ctx *ctx)
+{
+    hps_http_cfg *cfg = (hps_http_cfg *)ctx->family;
+    if (cfg == NULL || !cfg->sweeper_running)
+        return;
+    pthread_mutex_lock(&cfg->sweep_lock);
+    cfg->sweeper_stop = 1;
+    pthread_cond_signal(&cfg->sweep_cond);
+    pthread_mutex_unlock(&cfg->sweep_lock);
+    pthread_join(cfg->sweeper, NULL);
+    cfg->sweeper_running = 0;
+}
+
+static void hps_http_cfg_free(void *p)
+{
+    hps_http_cfg *cfg = (hps_http_cfg *)p;
+    if (cfg == NULL)
+        return;
+    pthread_mutex_destroy(&cfg->sweep_lock);
+    pthread_cond_destroy(&cfg->sweep_cond);
+    free(cfg);
+}
+
+#endif /* HPSOCKET_HTTP_H */

@@ -1,0 +1,655 @@
+# The HTTP family: HttpServer on HP-Socket's HttpServer.  The library's parser
+# events are taken without the GIL (_http.h assembles and checks each
+# request); Python is entered once per request, with a Request; responses
+# are built here (never with the library's SendResponse) and leave in request
+# order through hps_http_submit, whichever thread makes them.
+
+from urllib.parse import unquote as _unquote, parse_qs as _parse_qs
+from http import HTTPStatus as _HTTPStatus
+
+# (event index, method name per role: server, agent, client).
+_HTTP_EVENTS = (
+    (EVI_PREPARE, ("on_prepare_listen", None, None)),
+    (EVI_ACCEPT, ("on_accept", None, None)),
+    (EVI_HANDSHAKE, ("on_handshake", None, None)),
+    (EVI_SEND, ("on_send", None, None)),
+    (EVI_CLOSE, ("on_close", None, None)),
+    (EVI_SHUTDOWN, ("on_shutdown", None, None)),
+    (EVI_REFUSED, ("on_refused", None, None)),
+    (EVI_REQUEST, ("on_request", None, None)),
+)
+
+
+# -- requests ------------------------------------------------------------------
+
+cdef class Headers:
+    """A request's header fields: case-insensitive lookup, repeated names
+    kept, in the order they arrived.  Names and values are str (the bytes
+    as latin-1)."""
+
+    cdef list _items
+
+    def __init__(self, items=()):
+        self._items = [(str(n), str(v)) for n, v in items]
+
+    def get(self, name, default=None):
+        """The first value of field ``name``, or default."""
+        cdef str key = name.lower()
+        for n, v in self._items:
+            if n.lower() == key:
+                return v
+        return default
+
+    def get_all(self, name):
+        """Every value of field ``name``, in order (a list, maybe empty)."""
+        cdef str key = name.lower()
+        return [v for n, v in self._items if n.lower() == key]
+
+    getall = get_all
+
+    def __getitem__(self, name):
+        v = self.get(name)
+        if v is None:
+            raise KeyError(name)
+        return v
+
+    def __contains__(self, name):
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self):
+        return iter([n for n, v in self._items])
+
+    def __len__(self):
+        return len(self._items)
+
+    def keys(self):
+        return [n for n, v in self._items]
+
+    def values(self):
+        return [v for n, v in self._items]
+
+    def items(self):
+        """(name, value) pairs in wire order, repeats included."""
+        return list(self._items)
+
+    def __eq__(self, other):
+        if isinstance(other, Headers):
+            return self._items == (<Headers>other)._items
+        return NotImplemented
+
+    def __repr__(self):
+        return f"Headers({self._items!r})"
+
+
+cdef class Request:
+    """One whole HTTP request, as on_request receives it."""
+
+    cdef readonly str method
+    cdef readonly str target
+    cdef readonly str version
+    cdef readonly Headers headers
+    cdef readonly bytes body
+    cdef readonly bint keep_alive
+    cdef readonly object conn_id
+    cdef object _server
+    cdef unsigned long long _seq
+    cdef bint _responded
+    cdef object _path
+    cdef object _query_params
+
+    def __init__(self):
+        raise TypeError("Request objects are made by HttpServer")
+
+    @property
+    def path(self):
+        """The target's path, percent-decoded (str)."""
+        if self._path is None:
+            t = self.target
+            i = len(t)
+            for sep in ("?", "#"):
+                j = t.find(sep)
+                if 0 <= j < i:
+                    i = j
+            self._path = _unquote(t[:i], errors="surrogateescape")
+        return self._path
+
+    @property
+    def query(self):
+        """The raw query string (after "?", without a fragment), or ""."""
+        t = self.target
+        i = t.find("?")
+        if i < 0:
+            return ""
+        j = t.find("#", i)
+        return t[i + 1:] if j < 0 else t[i + 1:j]
+
+    @property
+    def query_params(self):
+        """The query parsed: {name: [values...]}, blank values kept."""
+        if self._query_params is None:
+            self._query_params = _parse_qs(self.query, keep_blank_values=True)
+        return self._query_params
+
+    @property
+    def remote_address(self):
+        """The client's (host, port), or None once the connection is gone."""
+        try:
+            return self._server.remote_address(self.conn_id)
+        except HPSocketError:
+            return None
+
+    @property
+    def responded(self):
+        return self._responded
+
+    def respond(self, status, headers=(), body=b""):
+        """Same as server.respond(self, status, headers, body)."""
+        return self._server.respond(self, status, headers, body)
+
+    def __repr__(self):
+        return f"<Request {self.method} {self.target} HTTP/{self.version} conn={self.conn_id}>"
+
+
+cdef inline str _latin1(const char* p):
+    return PyUnicode_DecodeLatin1(p, strlen(p), NULL)
+
+
+cdef Request _make_request(HttpServer server, HP_CONNID conn_id, hps_http_conn* st,
+                           unsigned long long seq, bint keep_alive):
+    cdef Request req = Request.__new__(Request)
+    cdef const char* p = <const char*>(st.head.buf + st.head.head)
+    cdef list items = []
+    cdef int i
+    cdef str name
+    req.method = _latin1(p)
+    p += strlen(p) + 1
+    req.target = _latin1(p)
+    p += strlen(p) + 1
+    for i in range(st.nheaders):
+        name = _latin1(p)
+        p += strlen(p) + 1
+        items.append((name, _latin1(p)))
+        p += strlen(p) + 1
+    req.headers = Headers.__new__(Headers)
+    req.headers._items = items
+    req.body = PyBytes_FromStringAndSize(<const char*>(st.body.buf + st.body.head), hps_buf_len(&st.body)) \
+        if hps_buf_len(&st.body) else b""
+    req.version = "1.1" if (st.version >> 8) & 0xFF else "1.0"
+    req.keep_alive = keep_alive
+    req.conn_id = conn_id
+    req._server = server
+    req._seq = seq
+    return req
+
+
+# -- responses -----------------------------------------------------------------
+
+cdef dict _status_lines = {}
+
+
+cdef bytes _status_line(int status):
+    line = _status_lines.get(status)
+    if line is None:
+        reason = hps_http_reason(status)
+        if reason != NULL:
+            text = reason.decode()
+        else:
+            try:
+                text = _HTTPStatus(status).phrase
+            except ValueError:
+                text = "Unknown"
+        line = f"HTTP/1.1 {status} {text}\r\n".encode("latin-1")
+        _status_lines[status] = line
+    return line
+
+
+cdef bytes _header_bytes(object v, str what):
+    if isinstance(v, str):
+        return (<str>v).encode("latin-1")
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, (bytearray, memoryview)):
+        return bytes(v)
+    if isinstance(v, int) and what == "value" and not isinstance(v, bool):
+        return str(v).encode()
+    raise TypeError(f"header {what}s must be str or bytes, not {type(v).__name__}")
+
+
+cdef tuple _build_head(HttpServer server, Request req, object status, object headers, Py_ssize_t body_len):
+    """(head bytes, closes, sends_body) of a response to req."""
+    cdef int code
+    cdef bytearray out
+    cdef bytes n, v
+    cdef bint has_date = False, has_server = False, close = not req.keep_alive
+    cdef bint no_body
+    cdef char date[64]
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an int, not {type(status).__name__}")
+    code = status
+    if not 200 <= code <= 599:
+        raise ValueError(f"status must be a final status, 200 to 599, not {status}")
+    no_body = code == 204 or code == 304
+    if no_body and body_len:
+        raise ValueError(f"a {code} response has no body")
+    out = bytearray(_status_line(code))
+    if isinstance(headers, dict):
+        headers = headers.items()
+    for item in headers:
+        if not isinstance(item, tuple) or len(<tuple>item) != 2:
+            raise TypeError(f"headers must be (name, value) pairs, not {item!r}")
+        n = _header_bytes((<tuple>item)[0], "name")
+        v = _header_bytes((<tuple>item)[1], "value")
+        if not hps_http_token(<const unsigned char*>PyBytes_AS_STRING(n), PyBytes_GET_SIZE(n)):
+            raise ValueError(f"invalid header name {n!r}")
+        if not hps_http_value_ok(<const unsigned char*>PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v)):
+            raise ValueError(f"header value of {n!r} contains CR, LF or NUL")
+        low = n.lower()
+        if low == b"content-length":
+            if v.strip() != str(body_len).encode() and not (no_body or req.method == "HEAD"):
+                raise ValueError(f"Content-Length {v!r} does not match the body's {body_len} bytes")
+            continue   # written below, once
+        if low == b"transfer-encoding":
+            raise ValueError("Transfer-Encoding is hpsocket's to set")
+        if low == b"connection":
+            if b"close" in v.lower():
+                close = True
+            continue   # written below
+        if low == b"date":
+            has_date = True
+        elif low == b"server":
+            has_server = True
+        out += n
+        out += b": "
+        out += v
+        out += b"\r\n"
+    if not has_date:
+        hps_http_date(date)
+        out += date[:strlen(date)]
+    if not has_server and server._server_line is not None:
+        out += server._server_line
+    if not no_body:
+        out += b"Content-Length: "
+        out += str(body_len).encode()
+        out += b"\r\n"
+    if close:
+        out += b"Connection: close\r\n\r\n"
+    elif req.version == "1.0":
+        out += b"Connection: keep-alive\r\n\r\n"
+    else:
+        out += b"\r\n"
+    return bytes(out), close, not no_body and req.method != "HEAD"
+
+
+cdef object _respond(HttpServer server, Request req, object status, object headers, object body):
+    """Send the response to req: True, or False if the connection is gone."""
+    cdef Py_buffer view
+    cdef bint have_view = False
+    cdef WSABUF bufs[2]
+    cdef int count = 1, rc
+    cdef bytes head
+    cdef bint close, send_body
+    cdef HP_CONNID conn_id = req.conn_id
+    cdef unsigned long long seq = req._seq
+    if req._responded:
+        raise RuntimeError(f"{req!r} was already answered")
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = (<str>body).encode("utf-8")
+    PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
+    try:
+        head, close, send_body = _build_head(server, req, status, headers, view.len)
+        if view.len > 0xFFFFFFFF:
+            raise ValueError("a body over 4 GiB cannot be sent in one response")
+        req._responded = True
+        bufs[0].buf = <unsigned char*>PyBytes_AS_STRING(head)
+        bufs[0].len = <unsigned int>PyBytes_GET_SIZE(head)
+        if send_body and view.len:
+            bufs[1].buf = <unsigned char*>view.buf
+            bufs[1].len = <unsigned int>view.len
+            count = 2
+        with nogil:
+            rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count, close)
+    finally:
+        PyBuffer_Release(&view)
+    return rc > 0
+
+
+cdef En_HP_HandleResult _ev_request(HttpServer self, HP_CONNID conn_id, hps_http_conn* st,
+                                    unsigned long long seq, bint keep_alive) noexcept:
+    cdef Request req = None
+    try:
+        req = _make_request(self, conn_id, st, seq, keep_alive)
+        r = _fn(self, EVI_REQUEST)(self, req)
+        if r is not None:
+            if not isinstance(r, tuple) or not 2 <= len(<tuple>r) <= 3:
+                raise TypeError(f"on_request must return (status, headers, body) or None, not {r!r}")
+            _respond(self, req, (<tuple>r)[0], (<tuple>r)[1], (<tuple>r)[2] if len(<tuple>r) == 3 else b"")
+        return HR_OK
+    except BaseException as exc:
+        self._failed(EVI_REQUEST, conn_id, exc)
+        if req is not None and not req._responded:
+            req.keep_alive = False
+            try:
+                _respond(self, req, 500, (("Content-Type", "text/plain; charset=utf-8"),),
+                         b"Internal Server Error\n")
+            except BaseException as err:
+                _write_unraisable(err, self)
+        return HR_OK
+
+
+# -- trampolines (without the GIL) -----------------------------------------------
+
+cdef inline hps_http_conn* _http_conn(void* sender, HP_CONNID conn_id, hps_ctx** pctx) noexcept nogil:
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    pctx[0] = ctx
+    if ctx == NULL or ctx.family == NULL:
+        return NULL
+    return hps_http_state(ctx, conn_id)
+
+
+cdef void _http_refuse(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_http_conn* st, int status) noexcept nogil:
+    """hpsocket's own answer, written before the callback returns."""
+    cdef hps_owner saved = hps_conn_call_begin(sender, conn_id)
+    hps_http_refuse(ctx, sender, conn_id, st, status)
+    hps_conn_call_end(saved)
+
+
+cdef En_HP_HttpParseResult _http_on_message_begin(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st == NULL:
+        return HPR_ERROR if ctx != NULL else HPR_OK
+    if not st.dead:
+        hps_http_begin(st)
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_request_line(void* sender, HP_CONNID conn_id, LPCTSTR method, LPCTSTR url) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st != NULL and not st.dead:
+        hps_http_request_line(st, <hps_http_cfg*>ctx.family, method, url)
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_header(void* sender, HP_CONNID conn_id, LPCTSTR name, LPCTSTR value) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st != NULL and not st.dead:
+        hps_http_header(st, <hps_http_cfg*>ctx.family, name, value)
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_headers_complete(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st == NULL or st.dead:
+        return HPR_OK
+    hps_http_headers_done(st, <hps_http_cfg*>ctx.family, HP_HttpServer_GetVersion(sender, conn_id))
+    if st.error:
+        # Answered now, before any body arrives; the body is then ignored.
+        _http_refuse(ctx, sender, conn_id, st, st.error)
+    elif st.expect_continue and ((st.has_cl and st.cl > 0) or st.has_te):
+        # The client waits for this before it sends the body.
+        hps_http_continue(ctx, sender, conn_id, st)
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_body(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st == NULL or st.dead:
+        return HPR_OK
+    hps_http_body(st, <hps_http_cfg*>ctx.family, data, length)
+    if st.error:
+        _http_refuse(ctx, sender, conn_id, st, st.error)
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_chunk_header(void* sender, HP_CONNID conn_id, int length) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st
+    if length == 0:
+        st = _http_conn(sender, conn_id, &ctx)
+        if st != NULL:
+            st.in_trailers = 1
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_chunk_complete(void* sender, HP_CONNID conn_id) noexcept nogil:
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    cdef hps_owner saved
+    cdef unsigned long long seq
+    cdef bint keep_alive
+    if st == NULL or st.dead:
+        return HPR_OK
+    if st.error:
+        _http_refuse(ctx, sender, conn_id, st, st.error)
+        return HPR_OK
+    if _handled(sender, EV_REQUEST) == NULL:
+        _http_refuse(ctx, sender, conn_id, st, 503)   # the server object is gone
+        return HPR_OK
+    # Nothing after a request that ends the connection is read or answered.
+    keep_alive = HP_HttpServer_IsKeepAlive(sender, conn_id) and not HP_HttpServer_IsUpgrade(sender, conn_id)
+    if not keep_alive:
+        st.dead = 1
+        HP_Server_PauseReceive(sender, conn_id, 1)
+    hps_lock(ctx)
+    seq = st.next_seq
+    st.next_seq += 1
+    hps_unlock(ctx)
+    saved = hps_conn_call_begin(sender, conn_id)
+    with gil:
+        _ev_request(<HttpServer><object>ctx.owner, conn_id, st, seq, keep_alive)
+    hps_conn_call_end(saved)
+    hps_http_reset(st)
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_upgrade(void* sender, HP_CONNID conn_id, En_HP_HttpUpgradeType kind) noexcept nogil:
+    # Upgrades are refused: the request was answered as an ordinary one,
+    # with Connection: close, and nothing after it is read.
+    return HPR_OK
+
+
+cdef En_HP_HttpParseResult _http_on_parse_error(void* sender, HP_CONNID conn_id, int code, LPCTSTR desc) noexcept nogil:
+    cdef hps_ctx* ctx
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st != NULL and not st.dead:
+        _http_refuse(ctx, sender, conn_id, st, st.error if st.error else hps_http_parse_error_status(code))
+    return HPR_OK
+
+
+cdef void _http_register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
+    HP_Set_FN_HttpServer_OnPrepareListen(listener, _on_prepare_listen)
+    HP_Set_FN_HttpServer_OnAccept(listener, _on_accept)
+    if mask & EV_HANDSHAKE:
+        HP_Set_FN_HttpServer_OnHandShake(listener, _on_handshake)
+    if mask & EV_SEND:
+        HP_Set_FN_HttpServer_OnSend(listener, _on_send)
+    HP_Set_FN_HttpServer_OnClose(listener, _on_close)
+    if mask & EV_SHUTDOWN:
+        HP_Set_FN_HttpServer_OnShutdown(listener, _on_shutdown)
+    # Every parser event, OnUpgrade included: unregistered, the library
+    # accepts every upgrade and leaves HTTP for good.
+    HP_Set_FN_HttpServer_OnMessageBegin(listener, _http_on_message_begin)
+    HP_Set_FN_HttpServer_OnRequestLine(listener, _http_on_request_line)
+    HP_Set_FN_HttpServer_OnHeader(listener, _http_on_header)
+    HP_Set_FN_HttpServer_OnHeadersComplete(listener, _http_on_headers_complete)
+    HP_Set_FN_HttpServer_OnBody(listener, _http_on_body)
+    HP_Set_FN_HttpServer_OnChunkHeader(listener, _http_on_chunk_header)
+    HP_Set_FN_HttpServer_OnChunkComplete(listener, _http_on_chunk_complete)
+    HP_Set_FN_HttpServer_OnMessageComplete(listener, _http_on_message_complete)
+    HP_Set_FN_HttpServer_OnUpgrade(listener, _http_on_upgrade)
+    HP_Set_FN_HttpServer_OnParseError(listener, _http_on_parse_error)
+
+
+cdef void _http_family_stop(hps_ctx* ctx) noexcept nogil:
+    hps_http_sweeper_stop(ctx)
+
+
+# -- the function table ------------------------------------------------------------
+
+cdef Ops OPS_HTTP_SERVER
+
+
+cdef void _init_http_ops() noexcept:
+    global OPS_HTTP_SERVER
+    _fill_server(&OPS_HTTP_SERVER)
+    OPS_HTTP_SERVER.name = b"HttpServer"
+    OPS_HTTP_SERVER.model = MODEL_PUSH
+    OPS_HTTP_SERVER.events = <PyObject*>_HTTP_EVENTS
+    OPS_HTTP_SERVER.register = _http_register
+    OPS_HTTP_SERVER.family_stop = _http_family_stop
+    OPS_HTTP_SERVER.native.family_free = hps_http_conn_free
+    OPS_HTTP_SERVER.native.ctx_family_free = hps_http_cfg_free
+    OPS_HTTP_SERVER.create_listener = Create_HP_HttpServerListener
+    OPS_HTTP_SERVER.create = Create_HP_HttpServer
+    OPS_HTTP_SERVER.destroy = Destroy_HP_HttpServer
+    OPS_HTTP_SERVER.destroy_listener = Destroy_HP_HttpServerListener
+
+
+_init_http_ops()
+
+
+cdef unsigned int _ms_arg(object seconds, str name) except? 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if not 0 < seconds <= 86400:
+        raise ValueError(f"{name} must be more than 0 and at most 86400 seconds, not {seconds}")
+    return max(1, <unsigned int>(seconds * 1000))
+
+
+cdef class HttpServer(Server):
+    """An HTTP/1.1 server.  Override ``on_request(request)``: return
+    ``(status, headers, body)``, or None and answer later (any thread) with
+    ``respond(request, status, headers, body)``.
+
+    hpsocket builds every response head (one Content-Length, none on 204 and
+    304, no body for HEAD, Date, Server, Connection) and answers refused
+    requests itself: 400 for malformed ones (Content-Length with
+    Transfer-Encoding, a Transfer-Encoding other than chunked (501),
+    Content-Length not digits, no or repeated Host on HTTP/1.1, obs-fold),
+    413, 414, 431, 501 for unknown methods, 505.  Pipelined requests are
+    answered in order.  Idle keep-alive connections close after
+    keep_alive_timeout, requests too slow to arrive get 408."""
+
+    _OPTIONS = Server._OPTIONS | frozenset({
+        "max_header_size", "max_body_size", "max_target_length", "keep_alive_timeout",
+        "header_timeout", "body_timeout", "server_header"})
+
+    def __cinit__(self, *args, **kwargs):
+        cdef hps_http_cfg* cfg
+        self._setup(&OPS_HTTP_SERVER)
+        cfg = hps_http_cfg_new()
+        if cfg == NULL:
+            raise MemoryError()
+        cfg.max_header = 65536
+        cfg.max_target = 8192
+        cfg.max_body = 1 << 20
+        cfg.keep_alive_ms = 5000
+        cfg.header_ms = 10000
+        cfg.body_ms = 30000
+        self._ctx.family = cfg
+        self._server_line = b"Server: hpsocket\r\n"
+
+    def on_request(self, request):
+        """A whole request arrived (worker thread).  Return (status, headers,
+        body), or None and call respond() later.  The default answers 404."""
+        return 404, (("Content-Type", "text/plain; charset=utf-8"),), b"Not Found\n"
+
+    def start(self, host="0.0.0.0", port=0):
+        """Listen on host:port (port 0: any free port; see listen_address)."""
+        Server.start(self, host, port)
+        if hps_http_sweeper_start(self._ctx) != 0:
+            self.stop()
+            raise OSError("could not start the HTTP sweeper thread")
+
+    def respond(self, Request request not None, status, headers=(), body=b""):
+        """Answer ``request`` (any thread): status 200-599, headers as (name,
+        value) pairs or a dict, body bytes-like or str (UTF-8).  True if
+        sent or queued behind earlier responses, False if the connection
+        is gone.  A second answer to one request raises RuntimeError."""
+        if request._server is not self:
+            raise ValueError("the request belongs to another server")
+        return _respond(self, request, status, headers, body)
+
+    cdef hps_http_cfg* _cfg(self):
+        return <hps_http_cfg*>self._ctx.family
+
+    property max_header_size:
+        """Largest request line plus header block, bytes (default 65536);
+        more is answered with 431."""
+        def __get__(self):
+            return self._cfg().max_header
+
+        def __set__(self, value):
+            self._cfg().max_header = _check_length(value)
+
+    property max_target_length:
+        """Longest request target, bytes (default 8192); longer gets 414."""
+        def __get__(self):
+            return self._cfg().max_target
+
+        def __set__(self, value):
+            self._cfg().max_target = _check_length(value)
+
+    property max_body_size:
+        """Largest request body, bytes (default 1 MiB); larger gets 413."""
+        def __get__(self):
+            return self._cfg().max_body
+
+        def __set__(self, value):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"max_body_size must be an int, not {type(value).__name__}")
+            if not 0 <= value < 2 ** 63:
+                raise ValueError(f"max_body_size out of range: {value}")
+            self._cfg().max_body = value
+
+    property keep_alive_timeout:
+        """Seconds an idle keep-alive connection stays open (default 5)."""
+        def __get__(self):
+            return self._cfg().keep_alive_ms / 1000.0
+
+        def __set__(self, value):
+            self._cfg().keep_alive_ms = _ms_arg(value, "keep_alive_timeout")
+
+    property header_timeout:
+        """Seconds from a request's first byte to the end of its headers
+        (default 10); slower requests get 408 (slowloris)."""
+        def __get__(self):
+            return self._cfg().header_ms / 1000.0
+
+        def __set__(self, value):
+            self._cfg().header_ms = _ms_arg(value, "header_timeout")
+
+    property body_timeout:
+        """Longest pause, seconds, while a request body arrives (default 30);
+        then 408."""
+        def __get__(self):
+            return self._cfg().body_ms / 1000.0
+
+        def __set__(self, value):
+            self._cfg().body_ms = _ms_arg(value, "body_timeout")
+
+    property server_header:
+        """The Server header of responses (default "hpsocket"; None: none)."""
+        def __get__(self):
+            if self._server_line is None:
+                return None
+            return self._server_line[8:len(self._server_line) - 2].decode("latin-1")
+
+        def __set__(self, value):
+            if value is None:
+                self._server_line = None
+                return
+            v = _header_bytes(value, "value")
+            if not hps_http_value_ok(<const unsigned char*>PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v)):
+                raise ValueError("server_header contains CR, LF or NUL")
+            self._server_line = b"Server: " + v + b"\r\n"
