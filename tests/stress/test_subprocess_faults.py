@@ -116,20 +116,23 @@ class Srv(Echo):
         self.load_ids = set()                   # the load generator's
         self.closed = collections.deque(maxlen=5000)
 
+    # The handlers take no Python lock: each dict/set/deque operation is
+    # atomic under the GIL.  With a lock that the hammering threads also take,
+    # every on_close waited for a holder that was itself waiting for the GIL
+    # behind a dozen busy threads, and stop() (500 closes on the one worker)
+    # took minutes.
     def on_accept(self, conn_id, fd):
         port = self.remote_address(conn_id)[1]
-        with self.lock:
-            if port in self.churn_ports:
-                self.churn_ports.discard(port)
-                self.victims[conn_id] = port
-            else:
-                self.load_ids.add(conn_id)
+        if port in self.churn_ports:
+            self.churn_ports.discard(port)
+            self.victims[conn_id] = port
+        else:
+            self.load_ids.add(conn_id)
 
     def on_close(self, conn_id, operation, error_code):
-        with self.lock:
-            self.victims.pop(conn_id, None)
-            self.load_ids.discard(conn_id)
-            self.closed.append(conn_id)
+        self.victims.pop(conn_id, None)
+        self.load_ids.discard(conn_id)
+        self.closed.append(conn_id)
 
 
 srv = Srv(**options(model))
@@ -219,6 +222,7 @@ def churn(seed):
         try:
             addr = srv.listen_address
         except HPSocketError:
+            stopping.wait(0.005)    # stopped for a moment: no busy loop
             continue
         s = socket.socket()
         s.settimeout(2)
