@@ -113,4 +113,6 @@ cdef class TcpPackClient(Client):
 
 cdef class HttpServer(Server):
     cdef bytes _server_line    # b"Server: ...\r\n", or None
+    cdef list _request_threads
     cdef hps_http_cfg* _cfg(self)
+    cdef int _join_request_threads(self) except -1

@@ -13,6 +13,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memset, strlen
+from libc.stdlib cimport free
 from libc.stdint cimport uint32_t
 from libc.limits cimport INT_MAX, ULONG_MAX
 from libc.errno cimport errno, ENOTCONN

@@ -39,6 +39,13 @@ typedef struct hps_http_cfg {
     unsigned int keep_alive_ms;   /* idle keep-alive connection */
     unsigned int header_ms;       /* first byte of a request to its end of headers */
     unsigned int body_ms;         /* longest pause inside a request body */
+    /* Requests for hpsocket's request threads (threads > 0), in arrival
+     * order; the worker never takes the GIL for them. */
+    int threads;
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_cond;
+    struct hps_http_job *job_head, *job_tail;
+    int jobs_closed;
     pthread_t sweeper;
     int sweeper_running;
     int sweeper_stop;
@@ -52,10 +59,23 @@ typedef struct hps_http_cfg {
 typedef struct hps_http_parked {
     struct hps_http_parked *next;
     unsigned long long seq;
-    int close;
+    int flags;                /* HPS_HTTP_* */
     size_t len;
     unsigned char data[];
 } hps_http_parked;
+
+/* A whole request handed to hpsocket's request threads (threads > 0):
+ * head ("method\0target\0" then name\0value\0 pairs) and body, copied. */
+typedef struct hps_http_job {
+    struct hps_http_job *next;
+    HP_CONNID id;
+    unsigned long long seq;
+    int keep_alive;
+    unsigned int version;
+    int nheaders;
+    size_t head_len, body_len;
+    unsigned char data[];     /* head_len bytes of head, then the body */
+} hps_http_job;
 
 typedef struct hps_http_conn {
     /* The request being parsed: "method\0target\0" then "name\0value\0"
@@ -426,15 +446,23 @@ static inline void hps_http_close(hps_ctx *ctx, void *sender, HP_CONNID id)
     HP_HttpServer_Release(sender, id);
 }
 
+/* Flags of a piece of a response (hps_http_submit). */
+#define HPS_HTTP_END 1     /* the last piece of this response */
+#define HPS_HTTP_CLOSE 2   /* with END: the connection ends after it */
+
 /*
- * Send response number seq of a connection (bufs, count: head and body),
- * in request order: now if every earlier response has left, else a copy is
- * parked until they have.  close: the connection ends after it.  Returns 1
- * if sent or parked, 0 if the connection is gone (or out of memory), -1 if
- * this response was already sent.
+ * Send a piece of response number seq of a connection (bufs, count), in
+ * request order: now if every earlier response has left, else a copy is
+ * parked until they have (pieces of one response keep their order; one
+ * thread at a time writes a response's pieces).  Returns 1 if sent or
+ * parked, 0 if the connection is gone (or out of memory), -1 if that
+ * response has ended already.
+ *
+ * Invariant: while no thread is sending, no piece of response send_seq is
+ * parked, so the response in progress writes its pieces straight away.
  */
 static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
-                                  unsigned long long seq, WSABUF *bufs, int count, int close)
+                                  unsigned long long seq, WSABUF *bufs, int count, int flags)
 {
     int known, i, do_close = 0;
     hps_conn *rec;
@@ -455,19 +483,16 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
         size_t total = 0;
         for (i = 0; i < count; i++)
             total += bufs[i].len;
-        for (pp = &st->parked; *pp != NULL && (*pp)->seq < seq; pp = &(*pp)->next)
+        /* After every parked piece of this response and earlier ones. */
+        for (pp = &st->parked; *pp != NULL && (*pp)->seq <= seq; pp = &(*pp)->next)
             ;
-        if (*pp != NULL && (*pp)->seq == seq) {
-            hps_unlock(ctx);
-            return -1;
-        }
         q = (hps_http_parked *)malloc(sizeof(hps_http_parked) + total);
         if (q == NULL) {
             hps_unlock(ctx);
             return 0;
         }
         q->seq = seq;
-        q->close = close;
+        q->flags = flags;
         q->len = 0;
         for (i = 0; i < count; i++) {
             memcpy(q->data + q->len, bufs[i].buf, bufs[i].len);
@@ -480,23 +505,25 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
     }
     st->sending = 1;
     hps_unlock(ctx);
-    /* This thread writes responses in order until the next is missing.  The
-     * record stays: it is detached only in OnClose, and the state with it
-     * when the record is freed, which waits for ctx->lock below. */
+    /* This thread writes pieces in order until the next one is missing.
+     * The record stays: it is detached only in OnClose, and the state is
+     * freed with it, which waits for ctx->lock below. */
     hps_send(ctx, sender, id, bufs, count);
     q = NULL;
     for (;;) {
         hps_lock(ctx);
         if (q != NULL)
             free(q);
-        st->send_seq++;
-        st->idle_since_ms = hps_now_ms();
-        if (close) {
-            st->closed_by_us = 1;
-            st->sending = 0;
-            do_close = 1;
-            hps_unlock(ctx);
-            break;
+        if (flags & HPS_HTTP_END) {
+            st->send_seq++;
+            st->idle_since_ms = hps_now_ms();
+            if (flags & HPS_HTTP_CLOSE) {
+                st->closed_by_us = 1;
+                st->sending = 0;
+                do_close = 1;
+                hps_unlock(ctx);
+                break;
+            }
         }
         q = st->parked;
         if (q == NULL || q->seq != st->send_seq) {
@@ -505,7 +532,7 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
             break;
         }
         st->parked = q->next;
-        close = q->close;
+        flags = q->flags;
         hps_unlock(ctx);
         hps_http_send_raw(ctx, sender, id, q->data, q->len);
     }
@@ -531,7 +558,7 @@ static inline void hps_http_refuse(hps_ctx *ctx, void *sender, HP_CONNID id,
     hps_unlock(ctx);
     b.buf = (unsigned char *)buf;
     b.len = (unsigned int)hps_http_error_response(status, buf, sizeof(buf));
-    hps_http_submit(ctx, sender, id, seq, &b, 1, 1);
+    hps_http_submit(ctx, sender, id, seq, &b, 1, HPS_HTTP_END | HPS_HTTP_CLOSE);
 }
 
 /* "100 Continue" for a request that waits for it, if no earlier response is
@@ -545,6 +572,107 @@ static inline void hps_http_continue(hps_ctx *ctx, void *sender, HP_CONNID id, h
     hps_unlock(ctx);
     if (now)
         hps_http_send_raw(ctx, sender, id, (const unsigned char *)cont, sizeof(cont) - 1);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The request queue of hpsocket's request threads                        */
+
+/* Copy the request just parsed into a job (NULL if out of memory). */
+static inline hps_http_job *hps_http_job_make(hps_http_conn *st, HP_CONNID id,
+                                              unsigned long long seq, int keep_alive)
+{
+    size_t h = hps_buf_len(&st->head), b = hps_buf_len(&st->body);
+    hps_http_job *job = (hps_http_job *)malloc(sizeof(hps_http_job) + h + b);
+    if (job == NULL)
+        return NULL;
+    job->next = NULL;
+    job->id = id;
+    job->seq = seq;
+    job->keep_alive = keep_alive;
+    job->version = st->version;
+    job->nheaders = st->nheaders;
+    job->head_len = h;
+    job->body_len = b;
+    if (h)
+        memcpy(job->data, st->head.buf + st->head.head, h);
+    if (b)
+        memcpy(job->data + h, st->body.buf + st->body.head, b);
+    return job;
+}
+
+/* Queue a job: 1, or 0 if the queue is closed (the job is freed). */
+static inline int hps_http_job_push(hps_http_cfg *cfg, hps_http_job *job)
+{
+    pthread_mutex_lock(&cfg->job_lock);
+    if (cfg->jobs_closed) {
+        pthread_mutex_unlock(&cfg->job_lock);
+        free(job);
+        return 0;
+    }
+    if (cfg->job_tail != NULL)
+        cfg->job_tail->next = job;
+    else
+        cfg->job_head = job;
+    cfg->job_tail = job;
+    pthread_cond_signal(&cfg->job_cond);
+    pthread_mutex_unlock(&cfg->job_lock);
+    return 1;
+}
+
+/* The next job, waiting up to timeout_ms; NULL on timeout or once closed. */
+static inline hps_http_job *hps_http_job_pop(hps_http_cfg *cfg, int timeout_ms)
+{
+    hps_http_job *job;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&cfg->job_lock);
+    while (cfg->job_head == NULL && !cfg->jobs_closed)
+        if (pthread_cond_timedwait(&cfg->job_cond, &cfg->job_lock, &until) != 0)
+            break;
+    job = cfg->jobs_closed ? NULL : cfg->job_head;
+    if (job != NULL) {
+        cfg->job_head = job->next;
+        if (cfg->job_head == NULL)
+            cfg->job_tail = NULL;
+    }
+    pthread_mutex_unlock(&cfg->job_lock);
+    return job;
+}
+
+static inline void hps_http_jobs_open(hps_http_cfg *cfg)
+{
+    pthread_mutex_lock(&cfg->job_lock);
+    cfg->jobs_closed = 0;
+    pthread_mutex_unlock(&cfg->job_lock);
+}
+
+/* Wake every request thread for good (until reopened). */
+static inline void hps_http_jobs_close(hps_http_cfg *cfg)
+{
+    pthread_mutex_lock(&cfg->job_lock);
+    cfg->jobs_closed = 1;
+    pthread_cond_broadcast(&cfg->job_cond);
+    pthread_mutex_unlock(&cfg->job_lock);
+}
+
+/* Free the jobs nobody took (their connections are gone). */
+static void hps_http_jobs_drop(hps_http_cfg *cfg)
+{
+    hps_http_job *job;
+    pthread_mutex_lock(&cfg->job_lock);
+    while ((job = cfg->job_head) != NULL) {
+        cfg->job_head = job->next;
+        free(job);
+    }
+    cfg->job_tail = NULL;
+    pthread_mutex_unlock(&cfg->job_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -626,6 +754,8 @@ static inline hps_http_cfg *hps_http_cfg_new(void)
     if (cfg != NULL) {
         pthread_mutex_init(&cfg->sweep_lock, NULL);
         pthread_cond_init(&cfg->sweep_cond, NULL);
+        pthread_mutex_init(&cfg->job_lock, NULL);
+        pthread_cond_init(&cfg->job_cond, NULL);
     }
     return cfg;
 }
@@ -660,8 +790,11 @@ static void hps_http_cfg_free(void *p)
     hps_http_cfg *cfg = (hps_http_cfg *)p;
     if (cfg == NULL)
         return;
+    hps_http_jobs_drop(cfg);
     pthread_mutex_destroy(&cfg->sweep_lock);
     pthread_cond_destroy(&cfg->sweep_cond);
+    pthread_mutex_destroy(&cfg->job_lock);
+    pthread_cond_destroy(&cfg->job_cond);
     free(cfg);
 }
 

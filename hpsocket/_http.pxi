@@ -154,10 +154,12 @@ cdef inline str _latin1(const char* p):
     return PyUnicode_DecodeLatin1(p, strlen(p), NULL)
 
 
-cdef Request _make_request(HttpServer server, HP_CONNID conn_id, hps_http_conn* st,
+cdef Request _make_request(HttpServer server, HP_CONNID conn_id, const char* p, int nheaders,
+                           const unsigned char* body, size_t body_len, unsigned int version,
                            unsigned long long seq, bint keep_alive):
+    """A Request from a parsed head ("method\\0target\\0" then name\\0value\\0
+    pairs) and body."""
     cdef Request req = Request.__new__(Request)
-    cdef const char* p = <const char*>(st.head.buf + st.head.head)
     cdef list items = []
     cdef int i
     cdef str name
@@ -165,16 +167,15 @@ cdef Request _make_request(HttpServer server, HP_CONNID conn_id, hps_http_conn* 
     p += strlen(p) + 1
     req.target = _latin1(p)
     p += strlen(p) + 1
-    for i in range(st.nheaders):
+    for i in range(nheaders):
         name = _latin1(p)
         p += strlen(p) + 1
         items.append((name, _latin1(p)))
         p += strlen(p) + 1
     req.headers = Headers.__new__(Headers)
     req.headers._items = items
-    req.body = PyBytes_FromStringAndSize(<const char*>(st.body.buf + st.body.head), hps_buf_len(&st.body)) \
-        if hps_buf_len(&st.body) else b""
-    req.version = "1.1" if (st.version >> 8) & 0xFF else "1.0"
+    req.body = PyBytes_FromStringAndSize(<const char*>body, body_len) if body_len else b""
+    req.version = "1.1" if (version >> 8) & 0xFF else "1.0"
     req.keep_alive = keep_alive
     req.conn_id = conn_id
     req._server = server
@@ -309,33 +310,66 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
             bufs[1].len = <unsigned int>view.len
             count = 2
         with nogil:
-            rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count, close)
+            rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count,
+                                 HPS_HTTP_END | (HPS_HTTP_CLOSE if close else 0))
     finally:
         PyBuffer_Release(&view)
     return rc > 0
 
 
-cdef En_HP_HandleResult _ev_request(HttpServer self, HP_CONNID conn_id, hps_http_conn* st,
-                                    unsigned long long seq, bint keep_alive) noexcept:
-    cdef Request req = None
+cdef int _handle_request(HttpServer self, Request req) except -1:
+    """Call on_request with req and send what it returns; an exception goes
+    to on_error and is answered with 500 (the connection then closes)."""
     try:
-        req = _make_request(self, conn_id, st, seq, keep_alive)
         r = _fn(self, EVI_REQUEST)(self, req)
         if r is not None:
             if not isinstance(r, tuple) or not 2 <= len(<tuple>r) <= 3:
                 raise TypeError(f"on_request must return (status, headers, body) or None, not {r!r}")
             _respond(self, req, (<tuple>r)[0], (<tuple>r)[1], (<tuple>r)[2] if len(<tuple>r) == 3 else b"")
-        return HR_OK
     except BaseException as exc:
-        self._failed(EVI_REQUEST, conn_id, exc)
-        if req is not None and not req._responded:
+        self._failed(EVI_REQUEST, req.conn_id, exc)
+        if not req._responded:
             req.keep_alive = False
             try:
                 _respond(self, req, 500, (("Content-Type", "text/plain; charset=utf-8"),),
                          b"Internal Server Error\n")
             except BaseException as err:
                 _write_unraisable(err, self)
-        return HR_OK
+    return 0
+
+
+cdef En_HP_HandleResult _ev_request(HttpServer self, HP_CONNID conn_id, hps_http_conn* st,
+                                    unsigned long long seq, bint keep_alive) noexcept:
+    """Dispatcher of a request on the worker thread (threads == 0)."""
+    try:
+        _handle_request(self, _make_request(
+            self, conn_id, <const char*>(st.head.buf + st.head.head), st.nheaders,
+            st.body.buf + st.body.head, hps_buf_len(&st.body), st.version, seq, keep_alive))
+    except BaseException as exc:
+        self._failed(EVI_REQUEST, conn_id, exc)
+    return HR_OK
+
+
+def _http_request_thread(HttpServer server):
+    """One of hpsocket's request threads (threads > 0): takes whole requests
+    from the native queue, without the GIL, and handles them."""
+    cdef hps_http_cfg* cfg = server._cfg()
+    cdef hps_http_job* job
+    while True:
+        with nogil:
+            job = hps_http_job_pop(cfg, 500)
+        if job == NULL:
+            if cfg.jobs_closed:
+                return
+            continue
+        try:
+            _handle_request(server, _make_request(
+                server, job.id, <const char*>job.data, job.nheaders, job.data + job.head_len,
+                job.body_len, job.version, job.seq, job.keep_alive))
+        except BaseException as exc:
+            _write_unraisable(exc, server)
+        finally:
+            free(job)
 
 
 # -- trampolines (without the GIL) -----------------------------------------------
@@ -427,6 +461,8 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
     cdef hps_owner saved
     cdef unsigned long long seq
     cdef bint keep_alive
+    cdef hps_http_cfg* cfg
+    cdef hps_http_job* job
     if st == NULL or st.dead:
         return HPR_OK
     if st.error:
@@ -444,6 +480,14 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
     seq = st.next_seq
     st.next_seq += 1
     hps_unlock(ctx)
+    cfg = <hps_http_cfg*>ctx.family
+    if cfg.threads > 0:
+        # To hpsocket's request threads: this worker never waits for the GIL.
+        job = hps_http_job_make(st, conn_id, seq, keep_alive)
+        if job == NULL or not hps_http_job_push(cfg, job):
+            _http_refuse(ctx, sender, conn_id, st, 503)
+        hps_http_reset(st)
+        return HPR_OK
     saved = hps_conn_call_begin(sender, conn_id)
     with gil:
         _ev_request(<HttpServer><object>ctx.owner, conn_id, st, seq, keep_alive)
@@ -492,6 +536,7 @@ cdef void _http_register(void* listener, int role, int model, unsigned int mask,
 
 cdef void _http_family_stop(hps_ctx* ctx) noexcept nogil:
     hps_http_sweeper_stop(ctx)
+    hps_http_jobs_close(<hps_http_cfg*>ctx.family)
 
 
 # -- the function table ------------------------------------------------------------
@@ -542,7 +587,7 @@ cdef class HttpServer(Server):
 
     _OPTIONS = Server._OPTIONS | frozenset({
         "max_header_size", "max_body_size", "max_target_length", "keep_alive_timeout",
-        "header_timeout", "body_timeout", "server_header"})
+        "header_timeout", "body_timeout", "server_header", "threads"})
 
     def __cinit__(self, *args, **kwargs):
         cdef hps_http_cfg* cfg
@@ -558,6 +603,7 @@ cdef class HttpServer(Server):
         cfg.body_ms = 30000
         self._ctx.family = cfg
         self._server_line = b"Server: hpsocket\r\n"
+        self._request_threads = []
 
     def on_request(self, request):
         """A whole request arrived (worker thread).  Return (status, headers,
@@ -566,10 +612,33 @@ cdef class HttpServer(Server):
 
     def start(self, host="0.0.0.0", port=0):
         """Listen on host:port (port 0: any free port; see listen_address)."""
+        cdef hps_http_cfg* cfg = self._cfg()
+        self._join_request_threads()
+        hps_http_jobs_open(cfg)
         Server.start(self, host, port)
         if hps_http_sweeper_start(self._ctx) != 0:
             self.stop()
             raise OSError("could not start the HTTP sweeper thread")
+        for i in range(cfg.threads):
+            t = threading.Thread(target=_http_request_thread, args=(self,),
+                                 name=f"hpsocket-http-{i}", daemon=True)
+            t.start()
+            self._request_threads.append(t)
+
+    def stop(self):
+        """Stop: close every connection, then wait (up to 10 s each) for the
+        request threads to finish the handler they are in."""
+        Server.stop(self)
+        if not hps_in_callback():
+            self._join_request_threads()
+
+    cdef int _join_request_threads(self) except -1:
+        me = threading.current_thread()
+        threads, self._request_threads = self._request_threads, []
+        for t in threads:
+            if t is not me:
+                t.join(10)
+        return 0
 
     def respond(self, Request request not None, status, headers=(), body=b""):
         """Answer ``request`` (any thread): status 200-599, headers as (name,
@@ -582,6 +651,23 @@ cdef class HttpServer(Server):
 
     cdef hps_http_cfg* _cfg(self):
         return <hps_http_cfg*>self._ctx.family
+
+    property threads:
+        """Request threads (default 0).  0: on_request runs on the library's
+        worker thread, the fastest for handlers that never block.  N > 0:
+        on_request runs on N threads of hpsocket's, fed from a native queue,
+        so that the workers never wait for the GIL; for handlers that block
+        (WSGI applications).  Set while stopped."""
+        def __get__(self):
+            return self._cfg().threads
+
+        def __set__(self, value):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"threads must be an int, not {type(value).__name__}")
+            if not 0 <= value <= 1024:
+                raise ValueError(f"threads must be 0 to 1024, not {value}")
+            self._require_stopped("threads")
+            self._cfg().threads = value
 
     property max_header_size:
         """Largest request line plus header block, bytes (default 65536);

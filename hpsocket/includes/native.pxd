@@ -153,6 +153,18 @@ cdef extern from "_http.h" nogil:
         unsigned int keep_alive_ms
         unsigned int header_ms
         unsigned int body_ms
+        int threads
+        int jobs_closed
+
+    ctypedef struct hps_http_job:
+        HP_CONNID id
+        unsigned long long seq
+        int keep_alive
+        unsigned int version
+        int nheaders
+        size_t head_len, body_len
+        unsigned char data[1]
+
 
     ctypedef struct hps_http_conn:
         hps_buf head
@@ -181,11 +193,19 @@ cdef extern from "_http.h" nogil:
     void hps_http_headers_done(hps_http_conn* st, const hps_http_cfg* cfg, unsigned int version)
     void hps_http_body(hps_http_conn* st, const hps_http_cfg* cfg, const unsigned char* data, int length)
     int hps_http_parse_error_status(int code)
+    enum:
+        HPS_HTTP_END
+        HPS_HTTP_CLOSE
     int hps_http_submit(hps_ctx* ctx, void* sender, HP_CONNID conn_id, unsigned long long seq,
-                        WSABUF* bufs, int count, int close)
+                        WSABUF* bufs, int count, int flags)
     void hps_http_refuse(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_http_conn* st, int status)
     void hps_http_continue(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_http_conn* st)
     const char* hps_http_reason(int status)
     size_t hps_http_date(char* out)
     int hps_http_token(const unsigned char* p, size_t n)
     int hps_http_value_ok(const unsigned char* p, size_t n)
+    hps_http_job* hps_http_job_make(hps_http_conn* st, HP_CONNID conn_id, unsigned long long seq, int keep_alive)
+    int hps_http_job_push(hps_http_cfg* cfg, hps_http_job* job)
+    hps_http_job* hps_http_job_pop(hps_http_cfg* cfg, int timeout_ms)
+    void hps_http_jobs_open(hps_http_cfg* cfg)
+    void hps_http_jobs_close(hps_http_cfg* cfg)
