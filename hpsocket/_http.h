@@ -101,6 +101,7 @@ typedef struct hps_http_conn {
     unsigned long long send_seq;  /* number of the response to write next */
     int sending;              /* a thread is writing responses in order */
     int closed_by_us;         /* the closing response went out */
+    int close_when_drained;   /* the sweeper half-closes once it is written */
     hps_http_parked *parked;
     unsigned long long idle_since_ms;
 } hps_http_conn;
@@ -434,16 +435,36 @@ static inline int hps_http_send_raw(hps_ctx *ctx, void *sender, HP_CONNID id,
     return n == 0 ? 1 : hps_send(ctx, sender, id, &b, 1);
 }
 
-/* After the closing response: half-close once the library's queue is empty
- * (the client sees the end, closes, and the library closes too), else let
- * the library close when it has written the rest. */
-static inline void hps_http_close(hps_ctx *ctx, void *sender, HP_CONNID id)
+/* Whether the library's send queue of a connection is empty. */
+static inline int hps_http_drained(hps_ctx *ctx, void *sender, HP_CONNID id)
 {
     int pending = 1;
+    return ctx->ops->get_pending(sender, id, &pending) && pending == 0;
+}
+
+/*
+ * After the closing response: half-close once everything is written (the
+ * client reads the end, closes, and the library closes too).  A response
+ * that went through the library's queue is usually written within a
+ * millisecond; the sweeper half-closes the rare one that takes longer.
+ * (HP-Socket's Release waits seconds: its cleaner thread's period.)
+ */
+static inline void hps_http_close(hps_ctx *ctx, void *sender, HP_CONNID id, hps_http_conn *st)
+{
+    int i;
     hps_out_flush_for(ctx, sender, id);
-    if (ctx->ops->get_pending(sender, id, &pending) && pending == 0 && hps_disconnect(ctx, id, 0) > 0)
-        return;
-    HP_HttpServer_Release(sender, id);
+    for (i = 0; i < 50; i++) {
+        if (hps_http_drained(ctx, sender, id)) {
+            hps_disconnect(ctx, id, 0);
+            return;
+        }
+        if (hps_is_owner(sender, ctx->role, id))
+            break;   /* a worker in the connection's callback: it writes the queue later */
+        usleep(200);
+    }
+    hps_lock(ctx);
+    st->close_when_drained = 1;
+    hps_unlock(ctx);
 }
 
 /* Flags of a piece of a response (hps_http_submit). */
@@ -537,7 +558,7 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
         hps_http_send_raw(ctx, sender, id, q->data, q->len);
     }
     if (do_close)
-        hps_http_close(ctx, sender, id);
+        hps_http_close(ctx, sender, id, st);
     return 1;
 }
 
@@ -708,6 +729,7 @@ static void *hps_http_sweeper(void *arg)
         now = hps_now_ms();
         for (i = 0; i < n && i < HPS_SWEEP_IDS; i++) {
             int known, verdict = 0;
+            unsigned long long st_idle = now;
             hps_conn *rec;
             hps_http_conn *st;
             hps_lock(ctx);
@@ -720,6 +742,9 @@ static void *hps_http_sweeper(void *arg)
                     st->idle_since_ms = now;
                     rec->family = st;
                 }
+            } else if (st != NULL && st->close_when_drained) {
+                verdict = -2;
+                st_idle = st->idle_since_ms;
             } else if (st != NULL && !st->closed_by_us) {
                 int owed = st->send_seq != st->next_seq || st->sending || st->parked != NULL;
                 if (st->in_message && !st->dead) {
@@ -729,8 +754,12 @@ static void *hps_http_sweeper(void *arg)
                 } else if (!owed && !st->in_message && now - st->idle_since_ms > cfg->keep_alive_ms) {
                     verdict = -1;   /* idle keep-alive connection: close without a word */
                 }
-                if (verdict != 0)
+                if (verdict > 0) {
                     st->closed_by_us = 1;
+                    st->close_when_drained = 1;
+                } else if (verdict < 0) {
+                    st->closed_by_us = 1;
+                }
             }
             hps_unlock(ctx);
             if (verdict > 0) {
@@ -738,9 +767,15 @@ static void *hps_http_sweeper(void *arg)
                 char buf[512];
                 size_t len = hps_http_error_response(verdict, buf, sizeof(buf));
                 hps_http_send_raw(ctx, ctx->sender, ids[i], (const unsigned char *)buf, len);
-                HP_HttpServer_Release(ctx->sender, ids[i]);
-            } else if (verdict < 0) {
+            } else if (verdict == -1) {
                 hps_disconnect(ctx, ids[i], 1);
+            } else if (verdict == -2) {
+                /* A closing response still queued: half-close once written,
+                 * or close after keep_alive_timeout if the client reads nothing. */
+                if (hps_http_drained(ctx, ctx->sender, ids[i]))
+                    hps_disconnect(ctx, ids[i], 0);
+                else if (now - st_idle > cfg->keep_alive_ms + cfg->body_ms)
+                    hps_disconnect(ctx, ids[i], 1);
             }
         }
     }
