@@ -1,4 +1,4 @@
-"""Command line: ``python -m hpsocket demo|bench``."""
+"""Command line: ``python -m hpsocket demo|bench [--http]``."""
 
 import sys
 
@@ -8,11 +8,15 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m hpsocket {demo,bench} [options]\n\n"
               "  demo   echo server driven by an agent: what happened and the messages/s\n"
-              "  bench  echo benchmark: hpsocket against native C, the ctypes binding, asyncio, uvloop")
+              "  bench  echo benchmark: hpsocket against native C, the ctypes binding, asyncio, uvloop\n"
+              "  bench --http  HTTP benchmark (wrk): hpsocket against native C, uvicorn, granian, aiohttp")
         return 0
     cmd, rest = argv[0], argv[1:]
     if cmd == "demo":
         from hpsocket.demo import main as run
+    elif cmd == "bench" and "--http" in rest:
+        from hpsocket.bench.http import main as run
+        rest = [a for a in rest if a != "--http"]
     elif cmd == "bench":
         from hpsocket.bench.cli import main as run
     else:

@@ -1,14 +1,18 @@
-"""Build the benchmark's native programs: ``loadgen`` and ``echo_server``.
+"""Build the benchmark's native programs: ``loadgen``, ``echo_server`` and
+``http_server``.
 
-Both are plain C (sources in ``hpsocket/bench/native/``) compiled with the
+All three are plain C (sources in ``hpsocket/bench/native/``) compiled with the
 system C compiler on first use and cached:
 
 - ``loadgen``: the epoll load generator that drives every echo server in the
   benchmark and checks each echoed byte;
 - ``echo_server``: an echo server straight over libhpsocket4c, with no Python,
-  linked against the ``libhpsocket4c.so`` shipped inside this package.
+  linked against the ``libhpsocket4c.so`` shipped inside this package;
+- ``http_server``: an HTTP server on libhpsocket4c's HttpServer, with no
+  Python, linked the same way (the ceiling of ``python -m hpsocket bench
+  --http``).
 
-``build()`` returns the paths of both executables::
+``build()`` returns the paths of the executables::
 
     from hpsocket.bench import native
     paths = native.build()
@@ -28,7 +32,7 @@ import tempfile
 __all__ = ["BuildError", "build"]
 
 #: Bump when the way the programs are built changes (invalidates the cache).
-_RECIPE = "1"
+_RECIPE = "2"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SRC_DIR = os.path.join(_HERE, "native")
@@ -37,6 +41,8 @@ _PKG_DIR = os.path.dirname(_HERE)
 
 _LIB_NAME = "libhpsocket4c.so"
 _HEADER = "hpsocket4c.h"
+# Present in a header that declares the HTTP family.
+_HTTP_MARK = b"Create_HP_HttpServer"
 _CFLAGS = ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
 
 # digest -> paths built by this process into a default directory (so the
@@ -50,14 +56,27 @@ class BuildError(RuntimeError):
 
 def _include_dir():
     """The directory holding hpsocket4c.h: the packaged copy, or the
-    repository's own when running from a source checkout."""
+    repository's own when running from a source checkout.  A copy that
+    declares the HTTP family (http_server needs it) is preferred: the
+    packaged one is refreshed only by a build of the extension and may lag
+    behind the repository's."""
     candidates = [
         os.path.join(_PKG_DIR, "include"),
         os.path.join(os.path.dirname(_PKG_DIR), "third_party", "HP-Socket", "include"),
     ]
+    found = []
     for d in candidates:
-        if os.path.isfile(os.path.join(d, _HEADER)):
+        path = os.path.join(d, _HEADER)
+        try:
+            with open(path, "rb") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if _HTTP_MARK in text:
             return d
+        found.append(d)
+    if found:
+        return found[0]
     raise BuildError("%s not found (looked in %s)" % (_HEADER, ", ".join(candidates)))
 
 
@@ -116,17 +135,19 @@ def _compile(cmd_head, out_path, cmd_tail):
 
 
 def build(outdir=None, *, cc=None, libdir=None, force=False):
-    """Compile ``loadgen`` and ``echo_server`` (once; later calls reuse them).
+    """Compile ``loadgen``, ``echo_server`` and ``http_server`` (once; later
+    calls reuse them).
 
     outdir: where the executables go; by default a cache directory keyed by
         a hash of the sources, header, library and compiler command.
     cc: the compiler command (default ``$CC`` or ``cc``).
     libdir: the directory holding ``libhpsocket4c.so`` (default: the
-        installed hpsocket package); echo_server is linked against it with
-        an rpath to that directory.
+        installed hpsocket package); echo_server and http_server are linked
+        against it with an rpath to that directory.
     force: rebuild even when the executables already exist.
 
-    Returns ``{"loadgen": path, "echo_server": path}``; raises BuildError.
+    Returns ``{"loadgen": path, "echo_server": path, "http_server": path}``;
+    raises BuildError.
     """
     compiler = _compiler(cc)
     libdir = os.path.abspath(libdir or _PKG_DIR)
@@ -134,12 +155,12 @@ def build(outdir=None, *, cc=None, libdir=None, force=False):
     if not os.path.isfile(lib):
         raise BuildError("%s not found in %s" % (_LIB_NAME, libdir))
     incdir = _include_dir()
-    sources = {name: os.path.join(_SRC_DIR, name + ".c") for name in ("loadgen", "echo_server")}
+    sources = {name: os.path.join(_SRC_DIR, name + ".c") for name in ("loadgen", "echo_server", "http_server")}
 
     h = hashlib.sha256()
     for part in [_RECIPE, sys.platform, " ".join(compiler), " ".join(_CFLAGS), libdir]:
         h.update(part.encode() + b"\0")
-    for path in [sources["loadgen"], sources["echo_server"],
+    for path in [sources["loadgen"], sources["echo_server"], sources["http_server"],
                  os.path.join(incdir, _HEADER), lib]:
         try:
             with open(path, "rb") as f:
@@ -168,9 +189,10 @@ def build(outdir=None, *, cc=None, libdir=None, force=False):
     _compile(head, paths["loadgen"], [sources["loadgen"]])
     # -Xlinker passes the rpath as one argument (unlike -Wl,-rpath,DIR, a
     # comma in the directory name would not split it).
-    _compile(head + ["-pthread", "-I", incdir], paths["echo_server"],
-             [sources["echo_server"], "-L", libdir, "-lhpsocket4c",
-              "-Xlinker", "-rpath", "-Xlinker", libdir])
+    for name in ("echo_server", "http_server"):
+        _compile(head + ["-pthread", "-I", incdir], paths[name],
+                 [sources[name], "-L", libdir, "-lhpsocket4c",
+                  "-Xlinker", "-rpath", "-Xlinker", libdir])
 
     for old in os.listdir(outdir):
         if old.startswith(".build-") and old != os.path.basename(stamp):
