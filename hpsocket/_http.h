@@ -529,7 +529,12 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
     /* This thread writes pieces in order until the next one is missing.
      * The record stays: it is detached only in OnClose, and the state is
      * freed with it, which waits for ctx->lock below. */
-    hps_send(ctx, sender, id, bufs, count);
+    for (i = 0; i < count; i++) {
+        if (bufs[i].len > 0) {
+            hps_send(ctx, sender, id, bufs, count);
+            break;
+        }
+    }
     q = NULL;
     for (;;) {
         hps_lock(ctx);

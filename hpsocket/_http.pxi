@@ -6,6 +6,8 @@
 
 from urllib.parse import unquote as _unquote, parse_qs as _parse_qs
 from http import HTTPStatus as _HTTPStatus
+from email.utils import formatdate as _formatdate
+import mimetypes as _mimetypes
 
 # (event index, method name per role: server, agent, client).
 _HTTP_EVENTS = (
@@ -216,13 +218,25 @@ cdef bytes _header_bytes(object v, str what):
     raise TypeError(f"header {what}s must be str or bytes, not {type(v).__name__}")
 
 
-cdef tuple _build_head(HttpServer server, Request req, object status, object headers, Py_ssize_t body_len):
-    """(head bytes, closes, sends_body) of a response to req."""
+# How a response body is delimited.
+cdef enum:
+    FRAME_LENGTH = 0      # Content-Length
+    FRAME_CHUNKED = 1     # Transfer-Encoding: chunked
+    FRAME_CLOSE = 2       # the end of the connection (HTTP/1.0, length unknown)
+
+
+cdef tuple _build_head(HttpServer server, Request req, object status, object headers, long long body_len):
+    """(head, closes, sends_body, framing, length) of a response to req.
+    body_len: the body's length, or -1 if it is streamed (then a
+    Content-Length among headers gives it, else chunked or, for HTTP/1.0,
+    until the close)."""
     cdef int code
     cdef bytearray out
     cdef bytes n, v
     cdef bint has_date = False, has_server = False, close = not req.keep_alive
-    cdef bint no_body
+    cdef bint no_body, head_only = req.method == "HEAD"
+    cdef long long declared = -1
+    cdef int framing = FRAME_LENGTH
     cdef char date[64]
     if not isinstance(status, int) or isinstance(status, bool):
         raise TypeError(f"status must be an int, not {type(status).__name__}")
@@ -230,7 +244,7 @@ cdef tuple _build_head(HttpServer server, Request req, object status, object hea
     if not 200 <= code <= 599:
         raise ValueError(f"status must be a final status, 200 to 599, not {status}")
     no_body = code == 204 or code == 304
-    if no_body and body_len:
+    if no_body and body_len > 0:
         raise ValueError(f"a {code} response has no body")
     out = bytearray(_status_line(code))
     if isinstance(headers, dict):
@@ -246,11 +260,14 @@ cdef tuple _build_head(HttpServer server, Request req, object status, object hea
             raise ValueError(f"header value of {n!r} contains CR, LF or NUL")
         low = n.lower()
         if low == b"content-length":
-            if v.strip() != str(body_len).encode() and not (no_body or req.method == "HEAD"):
-                raise ValueError(f"Content-Length {v!r} does not match the body's {body_len} bytes")
+            if not v.strip().isdigit() or len(v.strip()) > 18:
+                raise ValueError(f"invalid Content-Length {v!r}")
+            if declared >= 0 and int(v) != declared:
+                raise ValueError("two different Content-Length headers")
+            declared = int(v)
             continue   # written below, once
         if low == b"transfer-encoding":
-            raise ValueError("Transfer-Encoding is hpsocket's to set")
+            raise ValueError("Transfer-Encoding is hpsocket's to set (a streamed response without Content-Length is chunked)")
         if low == b"connection":
             if b"close" in v.lower():
                 close = True
@@ -263,22 +280,35 @@ cdef tuple _build_head(HttpServer server, Request req, object status, object hea
         out += b": "
         out += v
         out += b"\r\n"
+    if body_len >= 0:
+        if declared >= 0 and declared != body_len and not (no_body or head_only):
+            raise ValueError(f"Content-Length {declared} does not match the body's {body_len} bytes")
+        declared = body_len
     if not has_date:
         hps_http_date(date)
         out += date[:strlen(date)]
     if not has_server and server._server_line is not None:
         out += server._server_line
-    if not no_body:
+    if no_body:
+        declared = 0
+    elif declared >= 0:
         out += b"Content-Length: "
-        out += str(body_len).encode()
+        out += str(declared).encode()
         out += b"\r\n"
+    elif req.version == "1.0":
+        framing = FRAME_CLOSE
+        close = True
+    else:
+        framing = FRAME_CHUNKED
+        if not head_only:
+            out += b"Transfer-Encoding: chunked\r\n"
     if close:
         out += b"Connection: close\r\n\r\n"
     elif req.version == "1.0":
         out += b"Connection: keep-alive\r\n\r\n"
     else:
         out += b"\r\n"
-    return bytes(out), close, not no_body and req.method != "HEAD"
+    return bytes(out), close, not (no_body or head_only), framing, declared
 
 
 cdef object _respond(HttpServer server, Request req, object status, object headers, object body):
@@ -299,7 +329,7 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
         body = (<str>body).encode("utf-8")
     PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
     try:
-        head, close, send_body = _build_head(server, req, status, headers, view.len)
+        head, close, send_body, _, _ = _build_head(server, req, status, headers, view.len)
         if view.len > 0xFFFFFFFF:
             raise ValueError("a body over 4 GiB cannot be sent in one response")
         req._responded = True
@@ -315,6 +345,198 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
     finally:
         PyBuffer_Release(&view)
     return rc > 0
+
+
+# A streamed response waits (outside the workers) while this much is queued.
+cdef int _HIGH_WATER = 1 << 20
+
+
+cdef int _submit_piece(HttpServer server, Request req, WSABUF* bufs, int count, int flags) except -2:
+    """One piece of req's response, in order; then, off the workers, wait
+    while the connection's send queue is over _HIGH_WATER.  The result of
+    hps_http_submit."""
+    cdef HP_CONNID conn_id = req.conn_id
+    cdef unsigned long long seq = req._seq
+    cdef int rc, pending
+    with nogil:
+        rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count, flags)
+        # Written now, not when the callback returns: the next piece may come
+        # from another thread, through the library's queue.
+        hps_out_flush_for(server._ctx, server._handle, conn_id)
+        if rc > 0 and not hps_in_callback():
+            while server._ctx.ops.get_pending(server._handle, conn_id, &pending) and pending > _HIGH_WATER:
+                usleep(1000)
+    return rc
+
+
+cdef class ResponseWriter:
+    """A response sent in pieces (HttpServer.start_response): ``write(data)``
+    each piece, then ``end()``.  Without a Content-Length it is chunked (or,
+    to an HTTP/1.0 client, ends with the connection).  Outside the worker
+    threads write() waits while more than 1 MiB is queued for the client.
+    Also a context manager: an exception inside aborts the response (the
+    connection closes, since its framing is broken)."""
+
+    cdef HttpServer _server
+    cdef Request _req
+    cdef int _framing
+    cdef long long _remaining
+    cdef bint _send_body, _close, _ended, _broken
+
+    def __init__(self):
+        raise TypeError("ResponseWriter objects are made by HttpServer.start_response")
+
+    @property
+    def ended(self):
+        return self._ended
+
+    def write(self, data):
+        """Send a piece of the body: True, or False if the connection is gone."""
+        cdef Py_buffer view
+        cdef WSABUF bufs[3]
+        cdef bytes size_line
+        cdef int rc
+        if self._ended:
+            raise RuntimeError("the response has ended")
+        if isinstance(data, str):
+            data = (<str>data).encode("utf-8")
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if self._broken:
+                return False
+            if view.len == 0 or not self._send_body:
+                return True
+            if self._framing == FRAME_LENGTH:
+                if view.len > self._remaining:
+                    raise ValueError(f"{view.len} bytes is more than the {self._remaining} the Content-Length leaves")
+                self._remaining -= view.len
+            bufs[0].buf = <unsigned char*>view.buf
+            bufs[0].len = <unsigned int>view.len
+            if self._framing == FRAME_CHUNKED:
+                size_line = b"%x\r\n" % view.len
+                bufs[1] = bufs[0]
+                bufs[0].buf = <unsigned char*>PyBytes_AS_STRING(size_line)
+                bufs[0].len = <unsigned int>PyBytes_GET_SIZE(size_line)
+                bufs[2].buf = <unsigned char*>b"\r\n"
+                bufs[2].len = 2
+                rc = _submit_piece(self._server, self._req, bufs, 3, 0)
+            else:
+                rc = _submit_piece(self._server, self._req, bufs, 1, 0)
+            if rc <= 0:
+                self._broken = True
+            return rc > 0
+        finally:
+            PyBuffer_Release(&view)
+
+    def end(self, data=b""):
+        """Send the last piece (if any) and finish the response.  True, or
+        False if the connection is gone or the body fell short of its
+        Content-Length (the connection is then closed)."""
+        cdef WSABUF buf
+        cdef int flags = HPS_HTTP_END
+        cdef bint short
+        if data:
+            self.write(data)
+        if self._ended:
+            return not self._broken
+        self._ended = True
+        short = self._send_body and self._framing == FRAME_LENGTH and self._remaining > 0
+        if self._close or short or self._framing == FRAME_CLOSE:
+            flags |= HPS_HTTP_CLOSE
+        buf.buf = <unsigned char*>b"0\r\n\r\n"
+        buf.len = 5 if (self._framing == FRAME_CHUNKED and self._send_body) else 0
+        if _submit_piece(self._server, self._req, &buf, 1, flags) <= 0:
+            self._broken = True
+        return not (self._broken or short)
+
+    def abort(self):
+        """End the response by closing the connection (its body is cut)."""
+        cdef WSABUF buf
+        if self._ended:
+            return
+        self._ended = True
+        buf.buf = NULL
+        buf.len = 0
+        _submit_piece(self._server, self._req, &buf, 1, HPS_HTTP_END | HPS_HTTP_CLOSE)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.end()
+
+
+cdef ResponseWriter _start_response(HttpServer server, Request req, object status, object headers):
+    cdef ResponseWriter w
+    cdef WSABUF buf
+    cdef bytes head
+    cdef int rc
+    if req._responded:
+        raise RuntimeError(f"{req!r} was already answered")
+    head, close, send_body, framing, declared = _build_head(server, req, status, headers, -1)
+    req._responded = True
+    w = ResponseWriter.__new__(ResponseWriter)
+    w._server = server
+    w._req = req
+    w._framing = framing
+    w._remaining = declared
+    w._send_body = send_body
+    w._close = close
+    buf.buf = <unsigned char*>PyBytes_AS_STRING(head)
+    buf.len = <unsigned int>PyBytes_GET_SIZE(head)
+    rc = _submit_piece(server, req, &buf, 1, 0)
+    w._broken = rc <= 0
+    return w
+
+
+_FILE_PIECE = 256 * 1024
+
+
+def _parse_range(value, long long size):
+    """(start, end) inclusive of one "bytes=" range; None to ignore the
+    header (invalid or several ranges); False if unsatisfiable."""
+    if not value or not value.startswith("bytes=") or "," in value:
+        return None
+    first, sep, last = value[6:].strip().partition("-")
+    if not sep:
+        return None
+    first, last = first.strip(), last.strip()
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or first == last == "":
+        return None
+    if first == "":
+        n = int(last)
+        if n == 0 or size == 0:
+            return False
+        return (max(0, size - n), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size:
+        return False
+    if end < start:
+        return None
+    return (start, min(end, size - 1))
+
+
+def _send_file_body(ResponseWriter w, f, long long start, long long length):
+    """Write a file's bytes [start, start+length) through w, then end it."""
+    try:
+        f.seek(start)
+        while length > 0:
+            data = f.read(min(_FILE_PIECE, length))
+            if not data:
+                break
+            length -= len(data)
+            if not w.write(data):
+                break
+        w.end()
+    except BaseException:
+        w.abort()
+        raise
+    finally:
+        f.close()
 
 
 cdef int _handle_request(HttpServer self, Request req) except -1:
@@ -648,6 +870,63 @@ cdef class HttpServer(Server):
         if request._server is not self:
             raise ValueError("the request belongs to another server")
         return _respond(self, request, status, headers, body)
+
+    def start_response(self, Request request not None, status, headers=()):
+        """Begin a response sent in pieces (any thread): returns a
+        ResponseWriter; write() the body, then end().  Chunked unless
+        headers give a Content-Length."""
+        if request._server is not self:
+            raise ValueError("the request belongs to another server")
+        return _start_response(self, request, status, headers)
+
+    def send_file(self, Request request not None, path, status=200, headers=(), content_type=None):
+        """Answer with a file of any size: Content-Type (guessed from the
+        name unless given), Content-Length, Last-Modified, Accept-Ranges; a
+        single "Range: bytes=" gets 206 (416 when it cannot be met); HEAD
+        gets the head only.  Large files are sent piece by piece, paced by
+        the client (from a worker thread, on a thread of their own).  True,
+        or False if the connection is gone.  OSError if the file cannot be
+        opened."""
+        if request._server is not self:
+            raise ValueError("the request belongs to another server")
+        f = open(path, "rb")
+        try:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"{path!r} is not a regular file")
+            size = info.st_size
+            hdrs = list(headers.items() if isinstance(headers, dict) else headers)
+            names = {(n.decode("latin-1") if isinstance(n, bytes) else str(n)).lower() for n, v in hdrs}
+            if "content-type" not in names:
+                ctype = content_type or _mimetypes.guess_type(os.fspath(path))[0] or "application/octet-stream"
+                hdrs.append(("Content-Type", ctype))
+            if "last-modified" not in names:
+                hdrs.append(("Last-Modified", _formatdate(info.st_mtime, usegmt=True)))
+            hdrs.append(("Accept-Ranges", "bytes"))
+            start, length = 0, size
+            if status == 200 and request.method in ("GET", "HEAD"):
+                rng = _parse_range(request.headers.get("Range"), size)
+                if rng is False:
+                    hdrs = [h for h in hdrs if (h[0].lower() if isinstance(h[0], str) else h[0].decode("latin-1").lower()) != "content-type"]
+                    hdrs.append(("Content-Range", f"bytes */{size}"))
+                    f.close()
+                    return self.respond(request, 416, hdrs, b"")
+                if rng is not None:
+                    start, length = rng[0], rng[1] - rng[0] + 1
+                    status = 206
+                    hdrs.append(("Content-Range", f"bytes {rng[0]}-{rng[1]}/{size}"))
+            hdrs = [h for h in hdrs if (h[0].lower() if isinstance(h[0], str) else h[0].decode("latin-1").lower()) != "content-length"]
+            hdrs.append(("Content-Length", str(length)))
+            w = _start_response(self, request, status, hdrs)
+        except BaseException:
+            f.close()
+            raise
+        if not w._send_body or length == 0 or length <= _FILE_PIECE or not hps_in_callback():
+            _send_file_body(w, f, start, length)
+        else:
+            threading.Thread(target=_send_file_body, args=(w, f, start, length),
+                             name="hpsocket-send-file", daemon=True).start()
+        return not w._broken
 
     cdef hps_http_cfg* _cfg(self):
         return <hps_http_cfg*>self._ctx.family
