@@ -283,7 +283,8 @@ cdef tuple _build_head(HttpServer server, Request req, object status, object hea
     if body_len >= 0:
         if declared >= 0 and declared != body_len and not (no_body or head_only):
             raise ValueError(f"Content-Length {declared} does not match the body's {body_len} bytes")
-        declared = body_len
+        if not (head_only and declared >= 0):   # HEAD: the length a GET would have
+            declared = body_len
     if not has_date:
         hps_http_date(date)
         out += date[:strlen(date)]
