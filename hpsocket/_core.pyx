@@ -11,8 +11,9 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.tuple cimport PyTuple_GET_ITEM
-from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memset, strlen
+from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_AsUTF8AndSize
+from libc.string cimport memset, strlen, strcmp, strncasecmp
+from libc.stdio cimport snprintf
 from libc.stdlib cimport free
 from libc.stdint cimport uint32_t
 from libc.limits cimport INT_MAX, ULONG_MAX
@@ -30,6 +31,7 @@ cdef extern from *:
 
 cdef extern from "Python.h":
     enum: Py_TPFLAGS_HEAPTYPE
+    bint PyUnicode_IS_ASCII(object o)
     void PyErr_Restore(PyObject* type, PyObject* value, PyObject* traceback)
     void PyErr_WriteUnraisable(object obj)
 

@@ -426,13 +426,76 @@ static inline size_t hps_http_error_response(int status, char *out, size_t cap)
 /* ------------------------------------------------------------------ */
 /* Responses in request order (any thread, no GIL)                       */
 
+/*
+ * Write a connection's response bytes from any thread.  The connection's
+ * own callback gathers them (_send.h).  Any other thread writes them to the
+ * socket itself when the library has nothing queued for it, instead of
+ * queueing them (an eventfd wake-up, epoll re-arming and a write on the
+ * worker): safe because
+ *   - hps_http_submit lets one thread at a time write a connection's
+ *     responses, and HTTP sends nothing else but interim answers that wait
+ *     until no response is owed;
+ *   - ctx->lock is held across the write, and the library closes the socket
+ *     only after OnClose has detached the record under that lock, so the
+ *     descriptor is still this connection's;
+ *   - rec->direct goes BUSY meanwhile, as for a callback's direct write.
+ * The rest of a short write goes to the library's queue, behind it.
+ */
+static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABUF *bufs, int count)
+{
+    struct iovec iov[HPS_DIRECT_MAX_IOV];
+    struct msghdr msg;
+    int known, i, pending = 1, state = HPS_DIRECT_IDLE, rc;
+    ssize_t w;
+    hps_conn *rec;
+    if (hps_is_owner(sender, ctx->role, id) || !ctx->direct_ok || count > HPS_DIRECT_MAX_IOV)
+        return hps_send(ctx, sender, id, bufs, count);
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    if (rec == NULL || rec->fd < 0
+        || !__atomic_compare_exchange_n(&rec->direct, &state, HPS_DIRECT_BUSY, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        hps_unlock(ctx);
+        return ctx->ops->send_packets(sender, id, bufs, count);
+    }
+    if (!ctx->ops->get_pending(sender, id, &pending) || pending != 0) {
+        rc = ctx->ops->send_packets(sender, id, bufs, count);
+    } else {
+        for (i = 0; i < count; i++) {
+            iov[i].iov_base = bufs[i].buf;
+            iov[i].iov_len = bufs[i].len;
+        }
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)count;
+        do {
+            w = sendmsg(rec->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (w < 0 && errno == EINTR);
+        if (w < 0)
+            w = 0;   /* EAGAIN, or a broken connection the library will see */
+        for (i = 0; i < count && (size_t)w >= bufs[i].len; i++)
+            w -= (ssize_t)bufs[i].len;
+        rc = 1;
+        HPS_DEBUG_COUNT(hps_counter_direct_writes, 1);
+        if (i < count) {
+            HPS_DEBUG_COUNT(hps_counter_direct_partial, 1);
+            bufs[i].buf += w;
+            bufs[i].len -= (unsigned int)w;
+            rc = ctx->ops->send_packets(sender, id, bufs + i, count - i) ? 1 : 0;
+        }
+    }
+    __atomic_store_n(&rec->direct, HPS_DIRECT_IDLE, __ATOMIC_RELEASE);
+    hps_unlock(ctx);
+    return rc;
+}
+
 static inline int hps_http_send_raw(hps_ctx *ctx, void *sender, HP_CONNID id,
                                     const unsigned char *p, size_t n)
 {
     WSABUF b;
     b.buf = (unsigned char *)p;
     b.len = (unsigned int)n;
-    return n == 0 ? 1 : hps_send(ctx, sender, id, &b, 1);
+    return n == 0 ? 1 : hps_http_write(ctx, sender, id, &b, 1);
 }
 
 /* Whether the library's send queue of a connection is empty. */
@@ -531,7 +594,7 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
      * freed with it, which waits for ctx->lock below. */
     for (i = 0; i < count; i++) {
         if (bufs[i].len > 0) {
-            hps_send(ctx, sender, id, bufs, count);
+            hps_http_write(ctx, sender, id, bufs, count);
             break;
         }
     }

@@ -89,7 +89,9 @@ cdef class Request:
     cdef readonly str method
     cdef readonly str target
     cdef readonly str version
-    cdef readonly Headers headers
+    cdef Headers _headers
+    cdef bytes _raw_headers       # name\0value\0 pairs, parsed on first use
+    cdef int _nheaders
     cdef readonly bytes body
     cdef readonly bint keep_alive
     cdef readonly object conn_id
@@ -101,6 +103,26 @@ cdef class Request:
 
     def __init__(self):
         raise TypeError("Request objects are made by HttpServer")
+
+    @property
+    def headers(self):
+        """The header fields (Headers), in wire order."""
+        cdef const char* p
+        cdef list items
+        cdef int i
+        cdef str name
+        if self._headers is None:
+            items = []
+            p = PyBytes_AS_STRING(self._raw_headers)
+            for i in range(self._nheaders):
+                name = _latin1(p)
+                p += strlen(p) + 1
+                items.append((name, _latin1(p)))
+                p += strlen(p) + 1
+            self._headers = Headers.__new__(Headers)
+            self._headers._items = items
+            self._raw_headers = None
+        return self._headers
 
     @property
     def path(self):
@@ -162,20 +184,26 @@ cdef Request _make_request(HttpServer server, HP_CONNID conn_id, const char* p, 
     """A Request from a parsed head ("method\\0target\\0" then name\\0value\\0
     pairs) and body."""
     cdef Request req = Request.__new__(Request)
-    cdef list items = []
+    cdef const char* start
     cdef int i
-    cdef str name
-    req.method = _latin1(p)
+    # The usual methods as shared str objects.
+    if strcmp(p, "GET") == 0:
+        req.method = "GET"
+    elif strcmp(p, "POST") == 0:
+        req.method = "POST"
+    elif strcmp(p, "HEAD") == 0:
+        req.method = "HEAD"
+    else:
+        req.method = _latin1(p)
     p += strlen(p) + 1
     req.target = _latin1(p)
     p += strlen(p) + 1
+    start = p
     for i in range(nheaders):
-        name = _latin1(p)
         p += strlen(p) + 1
-        items.append((name, _latin1(p)))
         p += strlen(p) + 1
-    req.headers = Headers.__new__(Headers)
-    req.headers._items = items
+    req._raw_headers = PyBytes_FromStringAndSize(start, p - start)
+    req._nheaders = nheaders
     req.body = PyBytes_FromStringAndSize(<const char*>body, body_len) if body_len else b""
     req.version = "1.1" if (version >> 8) & 0xFF else "1.0"
     req.keep_alive = keep_alive
@@ -225,19 +253,59 @@ cdef enum:
     FRAME_CLOSE = 2       # the end of the connection (HTTP/1.0, length unknown)
 
 
-cdef tuple _build_head(HttpServer server, Request req, object status, object headers, long long body_len):
-    """(head, closes, sends_body, framing, length) of a response to req.
-    body_len: the body's length, or -1 if it is streamed (then a
-    Content-Length among headers gives it, else chunked or, for HTTP/1.0,
-    until the close)."""
+# What _build_head decided besides the head itself.
+ctypedef struct _HeadInfo:
+    bint close
+    bint send_body
+    int framing
+    long long declared
+
+
+cdef inline int _append(hps_buf* out, const char* p, Py_ssize_t n) except -1:
+    if hps_buf_append(out, <const unsigned char*>p, <int>n) < 0:
+        raise MemoryError()
+    return 0
+
+
+cdef inline const char* _field(object v, Py_ssize_t* n, list keep, bint is_value) except NULL:
+    """A header name or value as bytes (pointer, length); str is latin-1."""
+    cdef const char* p
+    if isinstance(v, str):
+        if PyUnicode_IS_ASCII(v):
+            return PyUnicode_AsUTF8AndSize(v, n)
+        v = (<str>v).encode("latin-1")
+    elif is_value and isinstance(v, int) and not isinstance(v, bool):
+        v = str(v).encode()
+    elif isinstance(v, (bytearray, memoryview)):
+        v = bytes(v)
+    elif not isinstance(v, bytes):
+        raise TypeError(f"header {'value' if is_value else 'name'}s must be str or bytes, not {type(v).__name__}")
+    keep.append(v)
+    n[0] = PyBytes_GET_SIZE(v)
+    return PyBytes_AS_STRING(v)
+
+
+cdef inline bint _is(const char* p, Py_ssize_t n, const char* name, Py_ssize_t m) noexcept:
+    return n == m and strncasecmp(p, name, m) == 0
+
+
+cdef int _build_head(HttpServer server, Request req, object status, object headers, long long body_len,
+                     hps_buf* out, _HeadInfo* info) except -1:
+    """Write the head of a response to req into out (empty).  body_len: the
+    body's length, or -1 if it is streamed (then a Content-Length among
+    headers gives it, else chunked or, for HTTP/1.0, until the close)."""
     cdef int code
-    cdef bytearray out
-    cdef bytes n, v
+    cdef const char* n
+    cdef const char* v
+    cdef Py_ssize_t nl, vl, i
     cdef bint has_date = False, has_server = False, close = not req.keep_alive
     cdef bint no_body, head_only = req.method == "HEAD"
-    cdef long long declared = -1
+    cdef long long declared = -1, cl
     cdef int framing = FRAME_LENGTH
+    cdef char num[32]
     cdef char date[64]
+    cdef bytes line
+    cdef list keep = []
     if not isinstance(status, int) or isinstance(status, bool):
         raise TypeError(f"status must be an int, not {type(status).__name__}")
     code = status
@@ -246,80 +314,91 @@ cdef tuple _build_head(HttpServer server, Request req, object status, object hea
     no_body = code == 204 or code == 304
     if no_body and body_len > 0:
         raise ValueError(f"a {code} response has no body")
-    out = bytearray(_status_line(code))
+    line = _status_line(code)
+    _append(out, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
     if isinstance(headers, dict):
         headers = headers.items()
     for item in headers:
         if not isinstance(item, tuple) or len(<tuple>item) != 2:
             raise TypeError(f"headers must be (name, value) pairs, not {item!r}")
-        n = _header_bytes((<tuple>item)[0], "name")
-        v = _header_bytes((<tuple>item)[1], "value")
-        if not hps_http_token(<const unsigned char*>PyBytes_AS_STRING(n), PyBytes_GET_SIZE(n)):
-            raise ValueError(f"invalid header name {n!r}")
-        if not hps_http_value_ok(<const unsigned char*>PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v)):
-            raise ValueError(f"header value of {n!r} contains CR, LF or NUL")
-        low = n.lower()
-        if low == b"content-length":
-            if not v.strip().isdigit() or len(v.strip()) > 18:
-                raise ValueError(f"invalid Content-Length {v!r}")
-            if declared >= 0 and int(v) != declared:
+        n = _field((<tuple>item)[0], &nl, keep, False)
+        v = _field((<tuple>item)[1], &vl, keep, True)
+        if not hps_http_token(<const unsigned char*>n, nl):
+            raise ValueError(f"invalid header name {(<tuple>item)[0]!r}")
+        if not hps_http_value_ok(<const unsigned char*>v, vl):
+            raise ValueError(f"header value of {(<tuple>item)[0]!r} contains CR, LF or NUL")
+        if _is(n, nl, "content-length", 14):
+            while vl and (v[0] == 32 or v[0] == 9):
+                v += 1
+                vl -= 1
+            while vl and (v[vl - 1] == 32 or v[vl - 1] == 9):
+                vl -= 1
+            if vl == 0 or vl > 18:
+                raise ValueError(f"invalid Content-Length {(<tuple>item)[1]!r}")
+            cl = 0
+            for i in range(vl):
+                if not 48 <= v[i] <= 57:
+                    raise ValueError(f"invalid Content-Length {(<tuple>item)[1]!r}")
+                cl = cl * 10 + (v[i] - 48)
+            if declared >= 0 and cl != declared:
                 raise ValueError("two different Content-Length headers")
-            declared = int(v)
+            declared = cl
             continue   # written below, once
-        if low == b"transfer-encoding":
+        if _is(n, nl, "transfer-encoding", 17):
             raise ValueError("Transfer-Encoding is hpsocket's to set (a streamed response without Content-Length is chunked)")
-        if low == b"connection":
-            if b"close" in v.lower():
-                close = True
+        if _is(n, nl, "connection", 10):
+            for i in range(vl - 4):
+                if strncasecmp(v + i, "close", 5) == 0:
+                    close = True
             continue   # written below
-        if low == b"date":
+        if _is(n, nl, "date", 4):
             has_date = True
-        elif low == b"server":
+        elif _is(n, nl, "server", 6):
             has_server = True
-        out += n
-        out += b": "
-        out += v
-        out += b"\r\n"
+        _append(out, n, nl)
+        _append(out, ": ", 2)
+        _append(out, v, vl)
+        _append(out, "\r\n", 2)
     if body_len >= 0:
         if declared >= 0 and declared != body_len and not (no_body or head_only):
             raise ValueError(f"Content-Length {declared} does not match the body's {body_len} bytes")
         if not (head_only and declared >= 0):   # HEAD: the length a GET would have
             declared = body_len
     if not has_date:
-        hps_http_date(date)
-        out += date[:strlen(date)]
+        _append(out, date, hps_http_date(date))
     if not has_server and server._server_line is not None:
-        out += server._server_line
+        _append(out, PyBytes_AS_STRING(server._server_line), PyBytes_GET_SIZE(server._server_line))
     if no_body:
         declared = 0
     elif declared >= 0:
-        out += b"Content-Length: "
-        out += str(declared).encode()
-        out += b"\r\n"
+        _append(out, num, snprintf(num, sizeof(num), "Content-Length: %lld\r\n", declared))
     elif req.version == "1.0":
         framing = FRAME_CLOSE
         close = True
     else:
         framing = FRAME_CHUNKED
         if not head_only:
-            out += b"Transfer-Encoding: chunked\r\n"
+            _append(out, "Transfer-Encoding: chunked\r\n", 28)
     if close:
-        out += b"Connection: close\r\n\r\n"
+        _append(out, "Connection: close\r\n\r\n", 21)
     elif req.version == "1.0":
-        out += b"Connection: keep-alive\r\n\r\n"
+        _append(out, "Connection: keep-alive\r\n\r\n", 26)
     else:
-        out += b"\r\n"
-    return bytes(out), close, not (no_body or head_only), framing, declared
+        _append(out, "\r\n", 2)
+    info.close = close
+    info.send_body = not (no_body or head_only)
+    info.framing = framing
+    info.declared = declared
+    return 0
 
 
 cdef object _respond(HttpServer server, Request req, object status, object headers, object body):
     """Send the response to req: True, or False if the connection is gone."""
     cdef Py_buffer view
-    cdef bint have_view = False
     cdef WSABUF bufs[2]
     cdef int count = 1, rc
-    cdef bytes head
-    cdef bint close, send_body
+    cdef hps_buf head
+    cdef _HeadInfo info
     cdef HP_CONNID conn_id = req.conn_id
     cdef unsigned long long seq = req._seq
     if req._responded:
@@ -328,23 +407,25 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
         body = b""
     elif isinstance(body, str):
         body = (<str>body).encode("utf-8")
+    memset(&head, 0, sizeof(head))
     PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
     try:
-        head, close, send_body, _, _ = _build_head(server, req, status, headers, view.len)
         if view.len > 0xFFFFFFFF:
             raise ValueError("a body over 4 GiB cannot be sent in one response")
+        _build_head(server, req, status, headers, view.len, &head, &info)
         req._responded = True
-        bufs[0].buf = <unsigned char*>PyBytes_AS_STRING(head)
-        bufs[0].len = <unsigned int>PyBytes_GET_SIZE(head)
-        if send_body and view.len:
+        bufs[0].buf = head.buf + head.head
+        bufs[0].len = <unsigned int>hps_buf_len(&head)
+        if info.send_body and view.len:
             bufs[1].buf = <unsigned char*>view.buf
             bufs[1].len = <unsigned int>view.len
             count = 2
         with nogil:
             rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count,
-                                 HPS_HTTP_END | (HPS_HTTP_CLOSE if close else 0))
+                                 HPS_HTTP_END | (HPS_HTTP_CLOSE if info.close else 0))
     finally:
         PyBuffer_Release(&view)
+        hps_buf_free(&head)
     return rc > 0
 
 
@@ -473,23 +554,28 @@ cdef class ResponseWriter:
 cdef ResponseWriter _start_response(HttpServer server, Request req, object status, object headers):
     cdef ResponseWriter w
     cdef WSABUF buf
-    cdef bytes head
+    cdef hps_buf head
+    cdef _HeadInfo info
     cdef int rc
     if req._responded:
         raise RuntimeError(f"{req!r} was already answered")
-    head, close, send_body, framing, declared = _build_head(server, req, status, headers, -1)
-    req._responded = True
-    w = ResponseWriter.__new__(ResponseWriter)
-    w._server = server
-    w._req = req
-    w._framing = framing
-    w._remaining = declared
-    w._send_body = send_body
-    w._close = close
-    buf.buf = <unsigned char*>PyBytes_AS_STRING(head)
-    buf.len = <unsigned int>PyBytes_GET_SIZE(head)
-    rc = _submit_piece(server, req, &buf, 1, 0)
-    w._broken = rc <= 0
+    memset(&head, 0, sizeof(head))
+    try:
+        _build_head(server, req, status, headers, -1, &head, &info)
+        req._responded = True
+        w = ResponseWriter.__new__(ResponseWriter)
+        w._server = server
+        w._req = req
+        w._framing = info.framing
+        w._remaining = info.declared
+        w._send_body = info.send_body
+        w._close = info.close
+        buf.buf = head.buf + head.head
+        buf.len = <unsigned int>hps_buf_len(&head)
+        rc = _submit_piece(server, req, &buf, 1, 0)
+        w._broken = rc <= 0
+    finally:
+        hps_buf_free(&head)
     return w
 
 

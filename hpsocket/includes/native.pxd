@@ -55,6 +55,7 @@ cdef extern from "_buf.h" nogil:
         unsigned char* buf
         size_t head, tail
     size_t hps_buf_len(const hps_buf* b)
+    void hps_buf_free(hps_buf* b)
     long hps_buf_append(hps_buf* b, const unsigned char* p, int n)
     int hps_buf_take(hps_buf* b, unsigned char* out, int n, int peek)
     void hps_buf_consume(hps_buf* b, size_t n)
