@@ -26,6 +26,7 @@ import signal
 import stat
 import sys
 import threading
+from urllib.parse import unquote_to_bytes
 
 from hpsocket._core import HttpServer
 
@@ -51,30 +52,14 @@ class FileWrapper:
             yield data
 
 
-def _wsgi_str(value):
-    """A str of bytes as latin-1, as PEP 3333 wants in the environ."""
-    return value.encode("utf-8", "surrogateescape").decode("latin-1") if not value.isascii() else value
-
-
-def make_environ(server, request):
-    """The WSGI environ of an hpsocket.Request."""
-    target = request.target
-    path, _, query = target.partition("?")
-    path = path.partition("#")[0]
-    query = query.partition("#")[0]
-    from urllib.parse import unquote_to_bytes
-
-    environ = {
-        "REQUEST_METHOD": request.method,
+def _base_environ(server):
+    """The entries every request of a server shares."""
+    return {
         "SCRIPT_NAME": "",
-        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-        "QUERY_STRING": query,
         "SERVER_NAME": server._host,
         "SERVER_PORT": server._port,
-        "SERVER_PROTOCOL": "HTTP/" + request.version,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": server.url_scheme,
-        "wsgi.input": io.BytesIO(request.body),
         "wsgi.input_terminated": True,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
@@ -82,10 +67,26 @@ def make_environ(server, request):
         "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,
     }
+
+
+def make_environ(server, request):
+    """The WSGI environ of an hpsocket.Request."""
+    environ = server._base.copy()
+    path, _, query = request.target.partition("?")
+    if "#" in path:
+        path = path.partition("#")[0]
+    if "#" in query:
+        query = query.partition("#")[0]
+    environ["REQUEST_METHOD"] = request.method
+    # PEP 3333: the decoded bytes, as latin-1 (the target itself is ASCII).
+    environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1") if "%" in path else path
+    environ["QUERY_STRING"] = query
+    environ["SERVER_PROTOCOL"] = "HTTP/1.1" if request.version == "1.1" else "HTTP/1.0"
+    environ["wsgi.input"] = io.BytesIO(request.body)
     addr = request.remote_address
     if addr is not None:
-        environ["REMOTE_ADDR"], port = addr
-        environ["REMOTE_PORT"] = str(port)
+        environ["REMOTE_ADDR"] = addr[0]
+        environ["REMOTE_PORT"] = str(addr[1])
     for name, value in request.headers.items():
         key = name.upper()
         if "_" in key:
@@ -161,11 +162,13 @@ class WSGIServer(HttpServer):
         self.url_scheme = url_scheme
         self._host = "localhost"
         self._port = "80"
+        self._base = _base_environ(self)
 
     def start(self, host="0.0.0.0", port=0):
         super().start(host, port)
         self._host, port = self.listen_address
         self._port = str(port)
+        self._base = _base_environ(self)
 
     def on_request(self, request):
         response = _Response(self, request)
