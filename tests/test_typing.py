@@ -35,6 +35,28 @@ with Echo(worker_threads=2) as srv:
     except hpsocket.HPSocketError as exc:
         print(exc.code, exc.description, exc.errno)
 v: tuple[int, int, int, int] = hpsocket.native_version
+
+class App(hpsocket.HttpServer):
+    def on_request(self, request: hpsocket.Request):
+        if request.path == "/later":
+            w: hpsocket.ResponseWriter = self.start_response(request, 200, [("Content-Type", "text/plain")])
+            w.write(b"a")
+            w.end()
+            return None
+        name: str | None = request.headers.get("Host")
+        q: dict[str, list[str]] = request.query_params
+        return 200, {"Content-Type": "text/plain"}, f"{name} {q}"
+
+app = App(threads=2, max_body_size=1 << 20, keep_alive_timeout=5.0)
+app.server_header = None
+"""
+
+BAD_HTTP = """
+import hpsocket
+class App(hpsocket.HttpServer):
+    def on_request(self, request: hpsocket.Request):
+        self.respond(request, "200 OK")
+        return None
 """
 
 BAD = """
@@ -56,6 +78,12 @@ def run_mypy(tmp_path, source):
 def test_stubs_accept_typical_program(tmp_path):
     r = run_mypy(tmp_path, GOOD)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_stubs_reject_a_string_status(tmp_path):
+    r = run_mypy(tmp_path, BAD_HTTP)
+    assert r.returncode == 1
+    assert 'Argument 2 to "respond" of "HttpServer"' in r.stdout
 
 
 def test_stubs_reject_wrong_argument_type(tmp_path):
