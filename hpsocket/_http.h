@@ -219,9 +219,14 @@ static inline void hps_http_header(hps_http_conn *st, const hps_http_cfg *cfg,
                                    const char *name, const char *value)
 {
     size_t n = strlen(name), v = strlen(value);
+    char trimmed[32];
     if (st->in_trailers)
         return;   /* trailers are not headers (the library merges them): dropped */
     st->header_bytes += n + v + 4;
+    /* Trailing whitespace is not part of a field value (RFC 9110 5.5); the
+     * parser has dropped the leading one. */
+    while (v > 0 && (value[v - 1] == ' ' || value[v - 1] == '\t'))
+        v--;
     if (st->header_bytes > cfg->max_header) {
         hps_http_fail(st, 431);
         return;
@@ -232,6 +237,14 @@ static inline void hps_http_header(hps_http_conn *st, const hps_http_cfg *cfg,
         hps_http_fail(st, 400);
         return;
     }
+    /* The values checked below are short: compared as a trimmed copy. */
+    if (v < sizeof(trimmed)) {
+        memcpy(trimmed, value, v);
+        trimmed[v] = '\0';
+    } else {
+        trimmed[0] = 'x';   /* too long to be any of them */
+        trimmed[1] = '\0';
+    }
     if (n == 4 && strcasecmp(name, "host") == 0) {
         if (++st->hosts > 1)
             hps_http_fail(st, 400);
@@ -239,11 +252,11 @@ static inline void hps_http_header(hps_http_conn *st, const hps_http_cfg *cfg,
         /* Only digits: 2.8.0 reads "1 2" as 12. */
         unsigned long long cl = 0;
         const char *p;
-        if (!hps_http_is_digits(value) || v > 18) {
+        if (v > 18 || !hps_http_is_digits(trimmed)) {
             hps_http_fail(st, 400);
             return;
         }
-        for (p = value; *p; p++)
+        for (p = trimmed; *p; p++)
             cl = cl * 10 + (unsigned long long)(*p - '0');
         if (st->has_cl && cl != st->cl)
             hps_http_fail(st, 400);
@@ -252,10 +265,10 @@ static inline void hps_http_header(hps_http_conn *st, const hps_http_cfg *cfg,
     } else if (n == 17 && strcasecmp(name, "transfer-encoding") == 0) {
         /* Exactly one "chunked": 2.8.0 takes "gzip, chunked" as no body and
          * parses the chunks as the next request. */
-        if (st->has_te++ || strcasecmp(value, "chunked") != 0)
-            hps_http_fail(st, strcasecmp(value, "chunked") == 0 || st->has_te > 1 ? 400 : 501);
+        if (st->has_te++ || strcasecmp(trimmed, "chunked") != 0)
+            hps_http_fail(st, strcasecmp(trimmed, "chunked") == 0 || st->has_te > 1 ? 400 : 501);
     } else if (n == 6 && strcasecmp(name, "expect") == 0) {
-        if (strcasecmp(value, "100-continue") == 0)
+        if (strcasecmp(trimmed, "100-continue") == 0)
             st->expect_continue = 1;
         else
             hps_http_fail(st, 417);
@@ -823,8 +836,10 @@ static void *hps_http_sweeper(void *arg)
                     verdict = -1;   /* idle keep-alive connection: close without a word */
                 }
                 if (verdict > 0) {
+                    /* Nothing the client sends after the 408 is read. */
                     st->closed_by_us = 1;
                     st->close_when_drained = 1;
+                    __atomic_store_n(&st->dead, 1, __ATOMIC_RELEASE);
                 } else if (verdict < 0) {
                     st->closed_by_us = 1;
                 }
@@ -834,6 +849,7 @@ static void *hps_http_sweeper(void *arg)
                 /* A request too slow to arrive: 408, then close. */
                 char buf[512];
                 size_t len = hps_http_error_response(verdict, buf, sizeof(buf));
+                HP_Server_PauseReceive(ctx->sender, ids[i], 1);
                 hps_http_send_raw(ctx, ctx->sender, ids[i], (const unsigned char *)buf, len);
             } else if (verdict == -1) {
                 hps_disconnect(ctx, ids[i], 1);
