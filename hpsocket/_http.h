@@ -95,6 +95,9 @@ typedef struct hps_http_conn {
     int expect_continue;
     unsigned int version;     /* MAKEWORD(major, minor) */
     int dead;                 /* a closing answer is due: ignore the rest */
+    int batched;              /* this request came in the same read as the
+                                 previous one: its answer joins the library's
+                                 queue, written with the others at once */
     unsigned long long begin_ms, last_rx_ms;
     /* Response order, under ctx->lock. */
     unsigned long long next_seq;  /* number of the next request */
@@ -152,6 +155,45 @@ static inline hps_http_conn *hps_http_state(hps_ctx *ctx, HP_CONNID id)
 
 /* ------------------------------------------------------------------ */
 /* Assembling and checking a request (worker thread, no GIL)             */
+
+/*
+ * Pipelined requests that arrive in one read are answered with one write,
+ * as HP-Socket's own queue does, instead of one write per answer: a request
+ * whose first byte is parsed within a few microseconds of the previous
+ * request of the same connection ending, on the same worker thread, came in
+ * the same read; its answer goes to the library's queue, which the worker
+ * writes (all of them together) once the read is processed.  A request
+ * that came alone (a round trip at least after the previous answer) keeps
+ * the direct write.  Misjudging costs only speed, never order: the direct
+ * write of the earlier answer has finished before a later one is queued.
+ */
+static __thread void *hps_http_last_sender = NULL;
+static __thread HP_CONNID hps_http_last_id = 0;
+static __thread unsigned long long hps_http_last_ns = 0;
+
+#define HPS_HTTP_BATCH_NS 5000ull
+
+static inline unsigned long long hps_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+/* At the end of a request's handling (worker thread). */
+static inline void hps_http_mark_end(void *sender, HP_CONNID id)
+{
+    hps_http_last_sender = sender;
+    hps_http_last_id = id;
+    hps_http_last_ns = hps_now_ns();
+}
+
+/* At a request's first byte (worker thread). */
+static inline int hps_http_follows(void *sender, HP_CONNID id)
+{
+    return sender == hps_http_last_sender && id == hps_http_last_id
+           && hps_now_ns() - hps_http_last_ns < HPS_HTTP_BATCH_NS;
+}
 
 /* Forget the request just handled (buffers are kept for the next one). */
 static inline void hps_http_reset(hps_http_conn *st)
@@ -454,14 +496,21 @@ static inline size_t hps_http_error_response(int status, char *out, size_t cap)
  *   - rec->direct goes BUSY meanwhile, as for a callback's direct write.
  * The rest of a short write goes to the library's queue, behind it.
  */
-static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABUF *bufs, int count)
+static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABUF *bufs, int count,
+                                 int batched)
 {
     struct iovec iov[HPS_DIRECT_MAX_IOV];
     struct msghdr msg;
     int known, i, pending = 1, state = HPS_DIRECT_IDLE, rc;
     ssize_t w;
     hps_conn *rec;
-    if (hps_is_owner(sender, ctx->role, id) || !ctx->direct_ok || count > HPS_DIRECT_MAX_IOV)
+    if (hps_is_owner(sender, ctx->role, id)) {
+        if (!batched)
+            return hps_send(ctx, sender, id, bufs, count);
+        hps_out_flush_for(ctx, sender, id);
+        return ctx->ops->send_packets(sender, id, bufs, count);
+    }
+    if (!ctx->direct_ok || count > HPS_DIRECT_MAX_IOV)
         return hps_send(ctx, sender, id, bufs, count);
     hps_lock(ctx);
     rec = hps_conn_get(ctx, id, 0, &known);
@@ -508,7 +557,7 @@ static inline int hps_http_send_raw(hps_ctx *ctx, void *sender, HP_CONNID id,
     WSABUF b;
     b.buf = (unsigned char *)p;
     b.len = (unsigned int)n;
-    return n == 0 ? 1 : hps_http_write(ctx, sender, id, &b, 1);
+    return n == 0 ? 1 : hps_http_write(ctx, sender, id, &b, 1, 0);
 }
 
 /* Whether the library's send queue of a connection is empty. */
@@ -607,7 +656,7 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
      * freed with it, which waits for ctx->lock below. */
     for (i = 0; i < count; i++) {
         if (bufs[i].len > 0) {
-            hps_http_write(ctx, sender, id, bufs, count);
+            hps_http_write(ctx, sender, id, bufs, count, st->batched);
             break;
         }
     }

@@ -705,6 +705,7 @@ cdef En_HP_HttpParseResult _http_on_message_begin(void* sender, HP_CONNID conn_i
         return HPR_ERROR if ctx != NULL else HPR_OK
     if not st.dead:
         hps_http_begin(st)
+        st.batched = hps_http_follows(sender, conn_id)
     return HPR_OK
 
 
@@ -802,6 +803,7 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
         _ev_request(<HttpServer><object>ctx.owner, conn_id, st, seq, keep_alive)
     hps_conn_call_end(saved)
     hps_http_reset(st)
+    hps_http_mark_end(sender, conn_id)
     return HPR_OK
 
 

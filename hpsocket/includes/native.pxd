@@ -25,6 +25,8 @@ cdef extern from "_base.h" nogil:
         EVI_SHUTDOWN "HPS_EVI_SHUTDOWN"
         EVI_REFUSED "HPS_EVI_REFUSED"
         EVI_REQUEST "HPS_EVI_REQUEST"
+        EVI_RESPONSE "HPS_EVI_RESPONSE"
+        EVI_PARSE_ERROR "HPS_EVI_PARSE_ERROR"
         EV_COUNT "HPS_EV_COUNT"
     enum:
         EV_PREPARE "HPS_EV_PREPARE"
@@ -37,6 +39,8 @@ cdef extern from "_base.h" nogil:
         EV_SHUTDOWN "HPS_EV_SHUTDOWN"
         EV_REFUSED "HPS_EV_REFUSED"
         EV_REQUEST "HPS_EV_REQUEST"
+        EV_RESPONSE "HPS_EV_RESPONSE"
+        EV_PARSE_ERROR "HPS_EV_PARSE_ERROR"
 
     int hps_exiting()
     void hps_set_exiting()
@@ -174,6 +178,7 @@ cdef extern from "_http.h" nogil:
         int error
         int dead
         int expect_continue
+        int batched
         int in_trailers
         unsigned int version
         int has_cl
@@ -188,6 +193,8 @@ cdef extern from "_http.h" nogil:
     void hps_http_sweeper_stop(hps_ctx* ctx)
     hps_http_conn* hps_http_state(hps_ctx* ctx, HP_CONNID conn_id)
     void hps_http_begin(hps_http_conn* st)
+    int hps_http_follows(void* sender, HP_CONNID conn_id)
+    void hps_http_mark_end(void* sender, HP_CONNID conn_id)
     void hps_http_reset(hps_http_conn* st)
     void hps_http_request_line(hps_http_conn* st, const hps_http_cfg* cfg, const char* method, const char* target)
     void hps_http_header(hps_http_conn* st, const hps_http_cfg* cfg, const char* name, const char* value)
