@@ -46,6 +46,8 @@ typedef struct hps_http_cfg {
     pthread_cond_t job_cond;
     struct hps_http_job *job_head, *job_tail;
     int jobs_closed;
+    int queued;               /* jobs in the queue */
+    int awake;                /* request threads not waiting for a job */
     pthread_t sweeper;
     int sweeper_running;
     int sweeper_stop;
@@ -766,7 +768,11 @@ static inline int hps_http_job_push(hps_http_cfg *cfg, hps_http_job *job)
     else
         cfg->job_head = job;
     cfg->job_tail = job;
-    pthread_cond_signal(&cfg->job_cond);
+    /* A thread is woken only when the requests waiting outnumber the
+     * threads awake: an awake thread takes the next job itself, and every
+     * extra thread woken for a handler that holds the GIL only waits for it. */
+    if (++cfg->queued > cfg->awake)
+        pthread_cond_signal(&cfg->job_cond);
     pthread_mutex_unlock(&cfg->job_lock);
     return 1;
 }
@@ -792,9 +798,59 @@ static inline hps_http_job *hps_http_job_pop(hps_http_cfg *cfg, int timeout_ms)
         cfg->job_head = job->next;
         if (cfg->job_head == NULL)
             cfg->job_tail = NULL;
+        cfg->queued--;
     }
     pthread_mutex_unlock(&cfg->job_lock);
     return job;
+}
+
+/* The next job if one is waiting, else NULL at once (never blocks for
+ * long: the worker holds job_lock only to link a job). */
+static inline hps_http_job *hps_http_job_trypop(hps_http_cfg *cfg)
+{
+    hps_http_job *job;
+    if (__atomic_load_n(&cfg->job_head, __ATOMIC_ACQUIRE) == NULL)
+        return NULL;
+    pthread_mutex_lock(&cfg->job_lock);
+    job = cfg->jobs_closed ? NULL : cfg->job_head;
+    if (job != NULL) {
+        cfg->job_head = job->next;
+        if (cfg->job_head == NULL)
+            cfg->job_tail = NULL;
+        cfg->queued--;
+    }
+    pthread_mutex_unlock(&cfg->job_lock);
+    return job;
+}
+
+/* Wait up to timeout_ms until a job is queued (not taking it: a request
+ * thread takes jobs only once it holds the GIL, so that no job waits in a
+ * thread for the GIL) or the queue is closed. */
+static inline void hps_http_job_wait(hps_http_cfg *cfg, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&cfg->job_lock);
+    if (cfg->job_head == NULL && !cfg->jobs_closed) {
+        cfg->awake--;
+        pthread_cond_timedwait(&cfg->job_cond, &cfg->job_lock, &until);
+        cfg->awake++;
+    }
+    pthread_mutex_unlock(&cfg->job_lock);
+}
+
+/* A request thread starts (awake) or ends. */
+static inline void hps_http_thread_count(hps_http_cfg *cfg, int delta)
+{
+    pthread_mutex_lock(&cfg->job_lock);
+    cfg->awake += delta;
+    pthread_mutex_unlock(&cfg->job_lock);
 }
 
 static inline void hps_http_jobs_open(hps_http_cfg *cfg)
@@ -823,6 +879,7 @@ static void hps_http_jobs_drop(hps_http_cfg *cfg)
         free(job);
     }
     cfg->job_tail = NULL;
+    cfg->queued = 0;
     pthread_mutex_unlock(&cfg->job_lock);
 }
 

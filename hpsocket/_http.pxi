@@ -664,12 +664,24 @@ def _http_request_thread(HttpServer server):
     from the native queue, without the GIL, and handles them."""
     cdef hps_http_cfg* cfg = server._cfg()
     cdef hps_http_job* job
+    hps_http_thread_count(cfg, 1)
+    try:
+        _http_serve_jobs(server, cfg)
+    finally:
+        hps_http_thread_count(cfg, -1)
+
+
+cdef int _http_serve_jobs(HttpServer server, hps_http_cfg* cfg) except -1:
+    cdef hps_http_job* job
     while True:
-        with nogil:
-            job = hps_http_job_pop(cfg, 500)
+        # A job is taken only while this thread holds the GIL (so no request
+        # waits inside a thread for it), and the queue is waited on without.
+        job = hps_http_job_trypop(cfg)
         if job == NULL:
             if cfg.jobs_closed:
-                return
+                return 0
+            with nogil:
+                hps_http_job_wait(cfg, 500)
             continue
         try:
             _handle_request(server, _make_request(

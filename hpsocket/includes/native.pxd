@@ -215,5 +215,71 @@ cdef extern from "_http.h" nogil:
     hps_http_job* hps_http_job_make(hps_http_conn* st, HP_CONNID conn_id, unsigned long long seq, int keep_alive)
     int hps_http_job_push(hps_http_cfg* cfg, hps_http_job* job)
     hps_http_job* hps_http_job_pop(hps_http_cfg* cfg, int timeout_ms)
+    hps_http_job* hps_http_job_trypop(hps_http_cfg* cfg)
+    void hps_http_job_wait(hps_http_cfg* cfg, int timeout_ms)
+    void hps_http_thread_count(hps_http_cfg* cfg, int delta)
     void hps_http_jobs_open(hps_http_cfg* cfg)
     void hps_http_jobs_close(hps_http_cfg* cfg)
+
+cdef extern from "_http_client.h" nogil:
+    ctypedef struct hps_httpc_cfg:
+        unsigned long long max_body
+        int use_cookies
+        int stopping
+
+    ctypedef struct hps_httpc_req:
+        int head
+        size_t len
+        char text[1]
+
+    ctypedef struct hps_httpc_conn:
+        hps_buf head
+        int nheaders
+        int ntrailers
+        hps_buf body
+        int status
+        unsigned int version
+        int in_message
+        int in_trailers
+        int error
+        int failed
+
+    ctypedef struct hps_httpc_sync:
+        hps_httpc_conn resp
+        int complete
+        int keep_alive
+        int closed
+        int close_error
+        unsigned long long close_ms
+        int parse_error
+        char parse_desc[128]
+
+    hps_httpc_cfg* hps_httpc_cfg_new()
+    void hps_httpc_cfg_free(void* cfg)
+    void hps_httpc_conn_free(void* st)
+    void hps_httpc_lock_sends(hps_ctx* ctx)
+    void hps_httpc_unlock_sends(hps_ctx* ctx)
+    hps_httpc_conn* hps_httpc_state(hps_ctx* ctx, HP_CONNID conn_id)
+    hps_httpc_req* hps_httpc_push(hps_ctx* ctx, HP_CONNID conn_id, const char* method, size_t ml,
+                                  const char* target, size_t tl)
+    void hps_httpc_unpush(hps_ctx* ctx, HP_CONNID conn_id, hps_httpc_req* req)
+    hps_httpc_req* hps_httpc_pop(hps_ctx* ctx, hps_httpc_conn* st)
+    int hps_httpc_close_error(hps_ctx* ctx, HP_CONNID conn_id)
+    void hps_httpc_family_stop(hps_ctx* ctx)
+    void hps_httpc_mark_closing(hps_ctx* ctx, HP_CONNID conn_id)
+    void hps_httpc_reset(hps_httpc_conn* st)
+    void hps_httpc_begin(hps_httpc_conn* st)
+    int hps_httpc_status_line(hps_httpc_conn* st, int status, const char* reason)
+    int hps_httpc_header(hps_httpc_conn* st, const char* name, const char* value)
+    int hps_httpc_headers_done(hps_ctx* ctx, hps_httpc_conn* st, const hps_httpc_cfg* cfg,
+                               unsigned int version, unsigned long long content_length)
+    int hps_httpc_body(hps_httpc_conn* st, const hps_httpc_cfg* cfg, const unsigned char* data, int length)
+
+    hps_httpc_sync* hps_httpc_sync_new()
+    void hps_httpc_sync_free(void* s)
+    void hps_httpc_sync_clear(hps_httpc_sync* s)
+    void hps_httpc_sync_closed(hps_httpc_sync* s, int error)
+    void hps_httpc_sync_parse_error(hps_httpc_sync* s, int code, const char* desc)
+    void hps_httpc_sync_lock(hps_httpc_sync* s)
+    void hps_httpc_sync_unlock(hps_httpc_sync* s)
+    unsigned long long hps_httpc_now_ms()
