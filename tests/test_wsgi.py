@@ -290,3 +290,55 @@ def test_command_line_serves_a_module(tmp_path):
             proc.kill()
             proc.wait(10)
     assert proc.returncode == 0, proc.stderr.read()
+
+
+DJANGO_APP = """
+import django
+from django.conf import settings
+settings.configure(DEBUG=False, ROOT_URLCONF=__name__, ALLOWED_HOSTS=["*"], SECRET_KEY="t",
+                   MIDDLEWARE=[], USE_TZ=True)
+from django.urls import path
+from django.http import JsonResponse, StreamingHttpResponse
+
+def hello(request, name):
+    return JsonResponse({"name": name, "q": request.GET.get("q"), "method": request.method,
+                         "body": request.body.decode()})
+
+def stream(request):
+    return StreamingHttpResponse(iter([b"a", b"b", b"c"]))
+
+urlpatterns = [path("hello/<str:name>", hello), path("stream", stream)]
+django.setup()
+from django.core.wsgi import get_wsgi_application
+application = get_wsgi_application()
+"""
+
+
+def test_django_wsgi_handler(tmp_path):
+    # Django's settings are process-wide: the app runs in a child process.
+    pytest.importorskip("django")
+    (tmp_path / "djapp.py").write_text(DJANGO_APP)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "hpsocket.wsgi", "djapp:application", "--host",
+                             "127.0.0.1", "--port", str(port), "--threads", "2"],
+                            cwd=tmp_path, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "serving on" in line, line + proc.stderr.read()
+        status, _, body = _get(port, "POST", "/hello/x%C3%A9?q=1", b"data")
+        assert status == 200, body
+        assert json.loads(body) == {"name": "x\u00e9", "q": "1", "method": "POST", "body": "data"}
+        status, headers, body = _get(port, "GET", "/stream")
+        assert (status, body) == (200, b"abc") and headers.get("Transfer-Encoding") == "chunked"
+        status, _, _ = _get(port, "GET", "/missing")
+        assert status == 404
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
