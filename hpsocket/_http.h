@@ -36,6 +36,7 @@ typedef struct hps_http_cfg {
     size_t max_header;        /* request line + header fields, bytes */
     size_t max_target;        /* request target, bytes */
     unsigned long long max_body;
+    unsigned long long stream_over;   /* bodies larger (or chunked) are streamed; 0: never */
     unsigned int keep_alive_ms;   /* idle keep-alive connection */
     unsigned int header_ms;       /* first byte of a request to its end of headers */
     unsigned int body_ms;         /* longest pause inside a request body */
@@ -75,9 +76,150 @@ typedef struct hps_http_job {
     int keep_alive;
     unsigned int version;
     int nheaders;
+    struct hps_http_pipe *pipe;   /* a streamed body (the job holds a reference), or NULL */
     size_t head_len, body_len;
     unsigned char data[];     /* head_len bytes of head, then the body */
 } hps_http_job;
+
+/*
+ * A request body streamed to the handler (HttpServer.stream_body_over):
+ * the worker appends what arrives, a request thread reads it.  Shared by the
+ * connection's state and the Python BodyStream, freed by the last of them.
+ * The worker stops reading the socket while more than HPS_PIPE_HIGH bytes
+ * wait, and the reader lets it go on below HPS_PIPE_LOW.
+ */
+#define HPS_PIPE_HIGH (1u << 20)
+#define HPS_PIPE_LOW (256u << 10)
+
+typedef struct hps_http_pipe {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    hps_buf buf;
+    int refs;
+    int eof;                  /* the whole body arrived */
+    int error;                /* the body will not be complete: 413, a close, a parse error */
+    int discard;              /* nobody reads any more: drop what arrives */
+    int paused;               /* the worker paused reading the connection */
+    void *sender;
+    HP_CONNID id;
+} hps_http_pipe;
+
+static inline hps_http_pipe *hps_http_pipe_new(void *sender, HP_CONNID id)
+{
+    hps_http_pipe *p = (hps_http_pipe *)calloc(1, sizeof(hps_http_pipe));
+    if (p != NULL) {
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        p->refs = 2;          /* the connection's state and the reader */
+        p->sender = sender;
+        p->id = id;
+    }
+    return p;
+}
+
+static inline void hps_http_pipe_release(hps_http_pipe *p)
+{
+    int last;
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    last = --p->refs == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (last) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        hps_buf_free(&p->buf);
+        free(p);
+    }
+}
+
+/* The writer's end (worker): more bytes, the end, or a failure. */
+static inline void hps_http_pipe_write(hps_http_pipe *p, const unsigned char *data, int len)
+{
+    int pause = 0;
+    pthread_mutex_lock(&p->lock);
+    if (!p->discard && !p->error) {
+        if (hps_buf_append(&p->buf, data, len) < 0)
+            p->error = 1;
+        else if (hps_buf_len(&p->buf) > HPS_PIPE_HIGH && !p->paused)
+            pause = p->paused = 1;
+        pthread_cond_broadcast(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (pause)
+        HP_Server_PauseReceive(p->sender, p->id, 1);
+}
+
+static inline void hps_http_pipe_end(hps_http_pipe *p, int error)
+{
+    pthread_mutex_lock(&p->lock);
+    if (error)
+        p->error = 1;
+    else
+        p->eof = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * The reader's end: up to n bytes into out.  Returns the count, 0 at the
+ * end of the body, -1 if it will not come whole, -2 after timeout_ms
+ * without any.
+ */
+static inline long hps_http_pipe_read(hps_http_pipe *p, unsigned char *out, size_t n, int timeout_ms)
+{
+    struct timespec until;
+    long got = -2;
+    int resume = 0;
+    size_t have;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->lock);
+    while (hps_buf_len(&p->buf) == 0 && !p->eof && !p->error)
+        if (pthread_cond_timedwait(&p->cond, &p->lock, &until) != 0)
+            break;
+    have = hps_buf_len(&p->buf);
+    if (have > 0) {
+        if (n > have)
+            n = have;
+        if (n > (size_t)INT_MAX)
+            n = (size_t)INT_MAX;
+        hps_buf_take(&p->buf, out, (int)n, 0);
+        got = (long)n;
+        if (p->paused && hps_buf_len(&p->buf) < HPS_PIPE_LOW) {
+            p->paused = 0;
+            resume = 1;
+        }
+    } else if (p->error) {
+        got = -1;
+    } else if (p->eof) {
+        got = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (resume)
+        HP_Server_PauseReceive(p->sender, p->id, 0);
+    return got;
+}
+
+/* The reader is done before the end (its response was sent, or it is
+ * gone): the rest of the body is dropped as it arrives. */
+static inline void hps_http_pipe_discard(hps_http_pipe *p)
+{
+    int resume;
+    pthread_mutex_lock(&p->lock);
+    p->discard = 1;
+    hps_buf_free(&p->buf);
+    resume = p->paused;
+    p->paused = 0;
+    pthread_mutex_unlock(&p->lock);
+    if (resume)
+        HP_Server_PauseReceive(p->sender, p->id, 0);
+}
 
 typedef struct hps_http_conn {
     /* The request being parsed: "method\0target\0" then "name\0value\0"
@@ -94,9 +236,11 @@ typedef struct hps_http_conn {
     int has_cl;
     unsigned long long cl;
     int has_te;
+    unsigned long long body_bytes;
     int expect_continue;
     unsigned int version;     /* MAKEWORD(major, minor) */
     int dead;                 /* a closing answer is due: ignore the rest */
+    hps_http_pipe *pipe;      /* the body being streamed to a handler, or NULL */
     int batched;              /* this request came in the same read as the
                                  previous one: its answer joins the library's
                                  queue, written with the others at once */
@@ -127,6 +271,10 @@ static void hps_http_conn_free(void *p)
     while ((q = st->parked) != NULL) {
         st->parked = q->next;
         free(q);
+    }
+    if (st->pipe != NULL) {
+        hps_http_pipe_end(st->pipe, 1);   /* the connection closed mid-body */
+        hps_http_pipe_release(st->pipe);
     }
     hps_buf_free(&st->head);
     hps_buf_free(&st->body);
@@ -212,6 +360,7 @@ static inline void hps_http_reset(hps_http_conn *st)
     st->has_cl = 0;
     st->cl = 0;
     st->has_te = 0;
+    st->body_bytes = 0;
     st->expect_continue = 0;
 }
 
@@ -349,11 +498,14 @@ static inline void hps_http_body(hps_http_conn *st, const hps_http_cfg *cfg,
     st->last_rx_ms = hps_now_ms();
     if (st->error || st->dead)
         return;
-    if ((unsigned long long)hps_buf_len(&st->body) + (unsigned long long)len > cfg->max_body) {
+    st->body_bytes += (unsigned long long)len;
+    if (st->body_bytes > cfg->max_body) {
         hps_http_fail(st, 413);
         return;
     }
-    if (hps_buf_append(&st->body, data, len) < 0)
+    if (st->pipe != NULL)
+        hps_http_pipe_write(st->pipe, data, len);
+    else if (hps_buf_append(&st->body, data, len) < 0)
         hps_http_fail(st, 413);
 }
 
@@ -627,6 +779,9 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
         hps_unlock(ctx);
         return -1;
     }
+    /* A connection that reads no more requests ends with its last answer. */
+    if ((flags & HPS_HTTP_END) && st->dead && seq + 1 == st->next_seq)
+        flags |= HPS_HTTP_CLOSE;
     if (seq != st->send_seq || st->sending) {
         size_t total = 0;
         for (i = 0; i < count; i++)
@@ -694,6 +849,22 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
     return 1;
 }
 
+/* Whether the answer to request seq will be the connection's last (it
+ * reads no more requests): its head then says Connection: close. */
+static inline int hps_http_last_answer(hps_ctx *ctx, HP_CONNID id, unsigned long long seq)
+{
+    int known, last = 0;
+    hps_conn *rec;
+    hps_http_conn *st;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+    if (st != NULL)
+        last = __atomic_load_n(&st->dead, __ATOMIC_ACQUIRE) && seq + 1 == st->next_seq;
+    hps_unlock(ctx);
+    return last;
+}
+
 /* hpsocket's own answer to a refused request, in order; the connection
  * closes after it and nothing it sends later is read. */
 static inline void hps_http_refuse(hps_ctx *ctx, void *sender, HP_CONNID id,
@@ -745,6 +916,7 @@ static inline hps_http_job *hps_http_job_make(hps_http_conn *st, HP_CONNID id,
     job->keep_alive = keep_alive;
     job->version = st->version;
     job->nheaders = st->nheaders;
+    job->pipe = NULL;
     job->head_len = h;
     job->body_len = b;
     if (h)
@@ -760,6 +932,8 @@ static inline int hps_http_job_push(hps_http_cfg *cfg, hps_http_job *job)
     pthread_mutex_lock(&cfg->job_lock);
     if (cfg->jobs_closed) {
         pthread_mutex_unlock(&cfg->job_lock);
+        if (job->pipe != NULL)
+            hps_http_pipe_release(job->pipe);
         free(job);
         return 0;
     }
@@ -876,6 +1050,8 @@ static void hps_http_jobs_drop(hps_http_cfg *cfg)
     pthread_mutex_lock(&cfg->job_lock);
     while ((job = cfg->job_head) != NULL) {
         cfg->job_head = job->next;
+        if (job->pipe != NULL)
+            hps_http_pipe_release(job->pipe);
         free(job);
     }
     cfg->job_tail = NULL;

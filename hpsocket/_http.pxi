@@ -83,6 +83,75 @@ cdef class Headers:
         return f"Headers({self._items!r})"
 
 
+cdef class BodyStream:
+    """A request body read as it arrives (HttpServer.stream_body_over):
+    ``read(n)``, ``readinto(buffer)``.  b"" at the end; ConnectionError if
+    the body will not come whole (the client closed, it exceeded
+    max_body_size, it was malformed); TimeoutError after body_timeout
+    without a byte.  Reading blocks: for handlers on request threads."""
+
+    cdef hps_http_pipe* _pipe
+    cdef int _timeout_ms
+    cdef bint _done
+
+    def __init__(self):
+        raise TypeError("BodyStream objects are made by HttpServer")
+
+    def __dealloc__(self):
+        if self._pipe != NULL:
+            hps_http_pipe_discard(self._pipe)
+            hps_http_pipe_release(self._pipe)
+            self._pipe = NULL
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        """Fill buffer with what has arrived (waiting for at least one byte):
+        the count, 0 at the end of the body."""
+        cdef Py_buffer view
+        cdef long got
+        if self._done:
+            return 0
+        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        try:
+            if view.len == 0:
+                return 0
+            with nogil:
+                got = hps_http_pipe_read(self._pipe, <unsigned char*>view.buf, <size_t>view.len,
+                                         self._timeout_ms)
+        finally:
+            PyBuffer_Release(&view)
+        if got == -1:
+            raise ConnectionError("the request body will not arrive whole")
+        if got == -2:
+            raise TimeoutError("no request body bytes within body_timeout")
+        if got == 0:
+            self._done = True
+        return got
+
+    def read(self, n=-1):
+        """Up to n bytes (waiting for at least one); all the rest if n < 0."""
+        cdef bytearray buf
+        cdef list parts
+        if n is None or n < 0:
+            parts = []
+            while True:
+                buf = bytearray(65536)
+                got = self.readinto(buf)
+                if not got:
+                    return b"".join(parts)
+                parts.append(bytes(buf[:got]))
+        buf = bytearray(n)
+        got = self.readinto(buf)
+        return bytes(buf[:got])
+
+    cdef void _discard(self) noexcept:
+        """The response went out: the rest of the body is dropped."""
+        if self._pipe != NULL and not self._done:
+            hps_http_pipe_discard(self._pipe)
+
+
 cdef class Request:
     """One whole HTTP request, as on_request receives it."""
 
@@ -93,6 +162,7 @@ cdef class Request:
     cdef bytes _raw_headers       # name\0value\0 pairs, parsed on first use
     cdef int _nheaders
     cdef readonly bytes body
+    cdef readonly BodyStream body_stream
     cdef readonly bint keep_alive
     cdef readonly object conn_id
     cdef object _server
@@ -213,6 +283,15 @@ cdef Request _make_request(HttpServer server, HP_CONNID conn_id, const char* p, 
     return req
 
 
+cdef int _attach_stream(Request req, hps_http_pipe* pipe, unsigned int timeout_ms) except -1:
+    """Give req the body stream (the reference to pipe passes to it)."""
+    cdef BodyStream stream = BodyStream.__new__(BodyStream)
+    stream._pipe = pipe
+    stream._timeout_ms = <int>min(timeout_ms, 0x7FFFFFFF)
+    req.body_stream = stream
+    return 0
+
+
 # -- responses -----------------------------------------------------------------
 
 cdef dict _status_lines = {}
@@ -298,7 +377,8 @@ cdef int _build_head(HttpServer server, Request req, object status, object heade
     cdef const char* n
     cdef const char* v
     cdef Py_ssize_t nl, vl, i
-    cdef bint has_date = False, has_server = False, close = not req.keep_alive
+    cdef bint has_date = False, has_server = False
+    cdef bint close = not req.keep_alive or hps_http_last_answer(server._ctx, <HP_CONNID>req.conn_id, req._seq)
     cdef bint no_body, head_only = req.method == "HEAD"
     cdef long long declared = -1, cl
     cdef int framing = FRAME_LENGTH
@@ -423,6 +503,8 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
         with nogil:
             rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count,
                                  HPS_HTTP_END | (HPS_HTTP_CLOSE if info.close else 0))
+        if req.body_stream is not None:
+            req.body_stream._discard()
     finally:
         PyBuffer_Release(&view)
         hps_buf_free(&head)
@@ -529,6 +611,8 @@ cdef class ResponseWriter:
         buf.len = 5 if (self._framing == FRAME_CHUNKED and self._send_body) else 0
         if _submit_piece(self._server, self._req, &buf, 1, flags) <= 0:
             self._broken = True
+        if self._req.body_stream is not None:
+            self._req.body_stream._discard()
         return not (self._broken or short)
 
     def abort(self):
@@ -540,6 +624,8 @@ cdef class ResponseWriter:
         buf.buf = NULL
         buf.len = 0
         _submit_piece(self._server, self._req, &buf, 1, HPS_HTTP_END | HPS_HTTP_CLOSE)
+        if self._req.body_stream is not None:
+            self._req.body_stream._discard()
 
     def __enter__(self):
         return self
@@ -684,12 +770,19 @@ cdef int _http_serve_jobs(HttpServer server, hps_http_cfg* cfg) except -1:
                 hps_http_job_wait(cfg, 500)
             continue
         try:
-            _handle_request(server, _make_request(
-                server, job.id, <const char*>job.data, job.nheaders, job.data + job.head_len,
-                job.body_len, job.version, job.seq, job.keep_alive))
+            req = _make_request(server, job.id, <const char*>job.data, job.nheaders,
+                                job.data + job.head_len, job.body_len, job.version, job.seq,
+                                job.keep_alive)
+            if job.pipe != NULL:
+                _attach_stream(req, job.pipe, cfg.body_ms)
+                job.pipe = NULL
+            _handle_request(server, req)
+            req = None
         except BaseException as exc:
             _write_unraisable(exc, server)
         finally:
+            if job.pipe != NULL:
+                hps_http_pipe_release(job.pipe)
             free(job)
 
 
@@ -739,17 +832,53 @@ cdef En_HP_HttpParseResult _http_on_header(void* sender, HP_CONNID conn_id, LPCT
 
 cdef En_HP_HttpParseResult _http_on_headers_complete(void* sender, HP_CONNID conn_id) noexcept nogil:
     cdef hps_ctx* ctx
+    cdef hps_http_cfg* cfg
     cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
     if st == NULL or st.dead:
         return HPR_OK
-    hps_http_headers_done(st, <hps_http_cfg*>ctx.family, HP_HttpServer_GetVersion(sender, conn_id))
+    cfg = <hps_http_cfg*>ctx.family
+    hps_http_headers_done(st, cfg, HP_HttpServer_GetVersion(sender, conn_id))
     if st.error:
         # Answered now, before any body arrives; the body is then ignored.
         _http_refuse(ctx, sender, conn_id, st, st.error)
-    elif st.expect_continue and ((st.has_cl and st.cl > 0) or st.has_te):
+        return HPR_OK
+    if st.expect_continue and ((st.has_cl and st.cl > 0) or st.has_te):
         # The client waits for this before it sends the body.
         hps_http_continue(ctx, sender, conn_id, st)
+    if cfg.threads > 0 and cfg.stream_over > 0 and ((st.has_cl and st.cl > cfg.stream_over) or st.has_te):
+        # A large body: the request goes to a request thread now, and its
+        # body follows through a pipe as it arrives.
+        _http_dispatch_streamed(ctx, cfg, sender, conn_id, st)
     return HPR_OK
+
+
+cdef void _http_dispatch_streamed(hps_ctx* ctx, hps_http_cfg* cfg, void* sender, HP_CONNID conn_id,
+                                  hps_http_conn* st) noexcept nogil:
+    cdef hps_http_job* job
+    cdef hps_http_pipe* pipe
+    cdef unsigned long long seq
+    cdef bint keep_alive = HP_HttpServer_IsKeepAlive(sender, conn_id) and not HP_HttpServer_IsUpgrade(sender, conn_id)
+    pipe = hps_http_pipe_new(sender, conn_id)
+    if pipe == NULL:
+        _http_refuse(ctx, sender, conn_id, st, 503)
+        return
+    if not keep_alive:
+        st.dead = 1
+        HP_Server_PauseReceive(sender, conn_id, 1)
+    hps_lock(ctx)
+    seq = st.next_seq
+    st.next_seq += 1
+    hps_unlock(ctx)
+    job = hps_http_job_make(st, conn_id, seq, keep_alive)
+    if job == NULL:
+        hps_http_pipe_release(pipe)
+        hps_http_pipe_release(pipe)
+        st.dead = 1
+        return
+    job.pipe = pipe          # the job's reference, then the reader's
+    st.pipe = pipe           # the connection's reference
+    if not hps_http_job_push(cfg, job):
+        hps_http_pipe_end(pipe, 1)
 
 
 cdef En_HP_HttpParseResult _http_on_body(void* sender, HP_CONNID conn_id, const BYTE* data, int length) noexcept nogil:
@@ -759,8 +888,22 @@ cdef En_HP_HttpParseResult _http_on_body(void* sender, HP_CONNID conn_id, const 
         return HPR_OK
     hps_http_body(st, <hps_http_cfg*>ctx.family, data, length)
     if st.error:
-        _http_refuse(ctx, sender, conn_id, st, st.error)
+        if st.pipe != NULL:
+            _http_end_stream(sender, conn_id, st, 1)   # the handler answers; then the close
+        else:
+            _http_refuse(ctx, sender, conn_id, st, st.error)
     return HPR_OK
+
+
+cdef void _http_end_stream(void* sender, HP_CONNID conn_id, hps_http_conn* st, bint error) noexcept nogil:
+    """The streamed body is complete (or will not be: then nothing more of
+    the connection is read, and the handler's answer closes it)."""
+    hps_http_pipe_end(st.pipe, error)
+    hps_http_pipe_release(st.pipe)
+    st.pipe = NULL
+    if error and not st.dead:
+        st.dead = 1
+        HP_Server_PauseReceive(sender, conn_id, 1)
 
 
 cdef En_HP_HttpParseResult _http_on_chunk_header(void* sender, HP_CONNID conn_id, int length) noexcept nogil:
@@ -785,7 +928,14 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
     cdef bint keep_alive
     cdef hps_http_cfg* cfg
     cdef hps_http_job* job
-    if st == NULL or st.dead:
+    if st == NULL:
+        return HPR_OK
+    if st.pipe != NULL:
+        # A streamed request: dispatched at its headers, its body now whole.
+        _http_end_stream(sender, conn_id, st, st.error != 0)
+        hps_http_reset(st)
+        return HPR_OK
+    if st.dead:
         return HPR_OK
     if st.error:
         _http_refuse(ctx, sender, conn_id, st, st.error)
@@ -828,7 +978,9 @@ cdef En_HP_HttpParseResult _http_on_upgrade(void* sender, HP_CONNID conn_id, En_
 cdef En_HP_HttpParseResult _http_on_parse_error(void* sender, HP_CONNID conn_id, int code, LPCTSTR desc) noexcept nogil:
     cdef hps_ctx* ctx
     cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
-    if st != NULL and not st.dead:
+    if st != NULL and st.pipe != NULL:
+        _http_end_stream(sender, conn_id, st, 1)   # the library closes the connection now
+    elif st != NULL and not st.dead:
         _http_refuse(ctx, sender, conn_id, st, st.error if st.error else hps_http_parse_error_status(code))
     return HPR_OK
 
@@ -910,7 +1062,7 @@ cdef class HttpServer(Server):
 
     _OPTIONS = Server._OPTIONS | frozenset({
         "max_header_size", "max_body_size", "max_target_length", "keep_alive_timeout",
-        "header_timeout", "body_timeout", "server_header", "threads"})
+        "header_timeout", "body_timeout", "server_header", "threads", "stream_body_over"})
 
     def __cinit__(self, *args, **kwargs):
         cdef hps_http_cfg* cfg
@@ -1048,6 +1200,25 @@ cdef class HttpServer(Server):
                 raise ValueError(f"threads must be 0 to 1024, not {value}")
             self._require_stopped("threads")
             self._cfg().threads = value
+
+    property stream_body_over:
+        """Request bodies larger than this many bytes, and chunked ones, are
+        streamed: on_request runs once the headers are in, with
+        ``request.body`` empty and ``request.body_stream`` to read the body
+        as it arrives (the socket is not read while more than 1 MiB waits
+        unread).  Needs threads > 0 (reading blocks).  0 (the default):
+        every body is read whole first.  max_body_size still applies: past
+        it the stream raises ConnectionError and the connection closes
+        after the answer."""
+        def __get__(self):
+            return self._cfg().stream_over
+
+        def __set__(self, value):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"stream_body_over must be an int, not {type(value).__name__}")
+            if not 0 <= value < 2 ** 63:
+                raise ValueError(f"stream_body_over out of range: {value}")
+            self._cfg().stream_over = value
 
     property max_header_size:
         """Largest request line plus header block, bytes (default 65536);

@@ -10,7 +10,8 @@ or from the shell::
 HP-Socket's worker thread parses requests and never runs the application:
 each whole request goes through a native queue to one of ``threads``
 request threads, which run the application and answer.  Responses leave in
-request order (pipelining).  A response whose length is known (a list or
+request order (pipelining).  Request bodies over 64 KiB (and chunked ones) are streamed: ``wsgi.input``
+reads them as they arrive.  A response whose length is known (a list or
 tuple body, or a Content-Length header) is sent with one Content-Length;
 otherwise it is streamed, chunked (to HTTP/1.0 clients: until the close).
 ``wsgi.file_wrapper`` bodies of regular files are sent like
@@ -82,7 +83,8 @@ def make_environ(server, request):
     environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1") if "%" in path else path
     environ["QUERY_STRING"] = query
     environ["SERVER_PROTOCOL"] = "HTTP/1.1" if request.version == "1.1" else "HTTP/1.0"
-    environ["wsgi.input"] = io.BytesIO(request.body)
+    stream = request.body_stream
+    environ["wsgi.input"] = io.BytesIO(request.body) if stream is None else io.BufferedReader(_RawBody(stream))
     addr = request.remote_address
     if addr is not None:
         environ["REMOTE_ADDR"] = addr[0]
@@ -103,6 +105,19 @@ def make_environ(server, request):
     if "CONTENT_LENGTH" not in environ and request.body:
         environ["CONTENT_LENGTH"] = str(len(request.body))
     return environ
+
+
+class _RawBody(io.RawIOBase):
+    """A streamed request body (hpsocket.BodyStream) as a raw file."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self._stream.readinto(buffer)
 
 
 class _Response:
@@ -157,6 +172,10 @@ class WSGIServer(HttpServer):
 
     def __init__(self, app, threads=8, url_scheme="http", **options):
         options.setdefault("server_header", "hpsocket")
+        # Bodies over 64 KiB reach wsgi.input as they arrive, so large
+        # uploads cost no memory: the limit on them can be generous.
+        options.setdefault("stream_body_over", 65536)
+        options.setdefault("max_body_size", 1 << 30)
         super().__init__(threads=threads, **options)
         self.app = app
         self.url_scheme = url_scheme

@@ -342,3 +342,46 @@ def test_django_wsgi_handler(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def test_large_uploads_are_streamed_to_wsgi_input(tmp_path):
+    import hashlib
+    seen = []
+
+    def app(environ, start_response):
+        h = hashlib.sha256()
+        n = 0
+        inp = environ["wsgi.input"]
+        first = inp.readline(10)        # a file-like object, not only read()
+        h.update(first)
+        n += len(first)
+        while True:
+            chunk = inp.read(70000)
+            if not chunk:
+                break
+            h.update(chunk)
+            n += len(chunk)
+        seen.append(type(inp).__name__)
+        body = f"{n} {h.hexdigest()}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    data = os.urandom(8_000_000)
+    path = tmp_path / "up.bin"
+    path.write_bytes(data)
+    srv = hw.WSGIServer(app, threads=2)
+    srv.start("127.0.0.1", 0)
+    try:
+        port = srv.listen_address[1]
+        expect = f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode()
+        status, _, body = _get(port, "POST", "/", data)
+        assert (status, body) == (200, expect)
+        # Chunked, from curl: no Content-Length at all.
+        out = subprocess.run(["curl", "-s", "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{path}",
+                              f"http://127.0.0.1:{port}/"], capture_output=True, timeout=60)
+        assert out.stdout == expect
+        status, _, body = _get(port, "POST", "/", b"small")
+        assert (status, body) == (200, b"5 " + hashlib.sha256(b"small").hexdigest().encode())
+        assert seen == ["BufferedReader", "BufferedReader", "BytesIO"]
+    finally:
+        srv.stop()

@@ -155,14 +155,19 @@ cdef extern from "_http.h" nogil:
         size_t max_header
         size_t max_target
         unsigned long long max_body
+        unsigned long long stream_over
         unsigned int keep_alive_ms
         unsigned int header_ms
         unsigned int body_ms
         int threads
         int jobs_closed
 
+    ctypedef struct hps_http_pipe:
+        pass
+
     ctypedef struct hps_http_job:
         HP_CONNID id
+        hps_http_pipe* pipe
         unsigned long long seq
         int keep_alive
         unsigned int version
@@ -179,6 +184,7 @@ cdef extern from "_http.h" nogil:
         int dead
         int expect_continue
         int batched
+        hps_http_pipe* pipe
         int in_trailers
         unsigned int version
         int has_cl
@@ -279,7 +285,16 @@ cdef extern from "_http_client.h" nogil:
     void hps_httpc_sync_free(void* s)
     void hps_httpc_sync_clear(hps_httpc_sync* s)
     void hps_httpc_sync_closed(hps_httpc_sync* s, int error)
+    void hps_httpc_sync_connected(hps_httpc_sync* s)
+    void hps_httpc_sync_complete(hps_httpc_sync* s, int keep_alive)
+    int hps_httpc_sync_wait_final(hps_httpc_sync* s, unsigned int timeout_ms)
     void hps_httpc_sync_parse_error(hps_httpc_sync* s, int code, const char* desc)
     void hps_httpc_sync_lock(hps_httpc_sync* s)
     void hps_httpc_sync_unlock(hps_httpc_sync* s)
     unsigned long long hps_httpc_now_ms()
+    hps_http_pipe* hps_http_pipe_new(void* sender, HP_CONNID conn_id)
+    void hps_http_pipe_release(hps_http_pipe* p)
+    void hps_http_pipe_end(hps_http_pipe* p, int error)
+    long hps_http_pipe_read(hps_http_pipe* p, unsigned char* out, size_t n, int timeout_ms)
+    void hps_http_pipe_discard(hps_http_pipe* p)
+    int hps_http_last_answer(hps_ctx* ctx, HP_CONNID conn_id, unsigned long long seq)
