@@ -34,6 +34,8 @@ enum {
     HPS_EVI_PREPARE, HPS_EVI_ACCEPT, HPS_EVI_CONNECT, HPS_EVI_HANDSHAKE, HPS_EVI_SEND,
     HPS_EVI_RECEIVE, HPS_EVI_CLOSE, HPS_EVI_SHUTDOWN, HPS_EVI_REFUSED,
     HPS_EVI_REQUEST,   /* HTTP server: one whole request */
+    HPS_EVI_RESPONSE,  /* HTTP agent/client: one whole response */
+    HPS_EVI_PARSE_ERROR,   /* HTTP agent/client: the server sent what is not HTTP */
     HPS_EV_COUNT
 };
 enum {
@@ -46,7 +48,9 @@ enum {
     HPS_EV_CLOSE = 1 << HPS_EVI_CLOSE,
     HPS_EV_SHUTDOWN = 1 << HPS_EVI_SHUTDOWN,
     HPS_EV_REFUSED = 1 << HPS_EVI_REFUSED,
-    HPS_EV_REQUEST = 1 << HPS_EVI_REQUEST
+    HPS_EV_REQUEST = 1 << HPS_EVI_REQUEST,
+    HPS_EV_RESPONSE = 1 << HPS_EVI_RESPONSE,
+    HPS_EV_PARSE_ERROR = 1 << HPS_EVI_PARSE_ERROR
 };
 
 /* ------------------------------------------------------------------ */

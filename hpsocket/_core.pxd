@@ -116,3 +116,17 @@ cdef class HttpServer(Server):
     cdef list _request_threads
     cdef hps_http_cfg* _cfg(self)
     cdef int _join_request_threads(self) except -1
+
+cdef class HttpAgent(Agent):
+    pass
+
+cdef class HttpClient(Client):
+    pass
+
+cdef class HttpSyncClient:
+    cdef void* _listener
+    cdef void* _handle
+    cdef hps_ctx* _ctx
+    cdef object _lock
+    cdef DWORD _request_ms
+    cdef object __weakref__

@@ -55,6 +55,7 @@ include "_framing.pxi"     # receive models: pull buffer, pack framing
 include "_roles.pxi"       # Server, Agent, Client
 include "_tcp.pxi"         # the TCP family
 include "_http.pxi"        # the HTTP family
+include "_http_client.pxi" # the HTTP family's clients
 
 # Started components, so that an exiting interpreter can stop them first: a
 # component still running during finalization would hang the process.

@@ -417,3 +417,83 @@ cdef extern from "hpsocket4c.h" nogil:
     USHORT HP_HttpServer_GetVersion(HP_HttpServer pServer, HP_CONNID dwConnID)
     BOOL HP_HttpServer_IsKeepAlive(HP_HttpServer pServer, HP_CONNID dwConnID)
     BOOL HP_HttpServer_IsUpgrade(HP_HttpServer pServer, HP_CONNID dwConnID)
+
+
+# The HTTP family's agent, client and sync client.  HttpAgent and HttpClient
+# handles are also Agent and Client handles (HP_Agent_*, HP_Client_*,
+# HP_TcpAgent_*, HP_TcpClient_*); an HttpSyncClient is an HttpClient.
+cdef extern from "hpsocket4c.h" nogil:
+    ctypedef void* HP_HttpAgent
+    ctypedef void* HP_HttpAgentListener
+    ctypedef void* HP_HttpClient
+    ctypedef void* HP_HttpClientListener
+    ctypedef void* HP_HttpSyncClient
+    ctypedef const BYTE* LPCBYTE
+
+    ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnStatusLine)(void* pSender, HP_CONNID dwConnID, USHORT usStatusCode, LPCTSTR lpszDesc) noexcept
+
+    HP_HttpAgent Create_HP_HttpAgent(HP_HttpAgentListener pListener)
+    HP_HttpAgentListener Create_HP_HttpAgentListener()
+    void Destroy_HP_HttpAgent(HP_HttpAgent pAgent)
+    void Destroy_HP_HttpAgentListener(HP_HttpAgentListener pListener)
+    HP_HttpClient Create_HP_HttpClient(HP_HttpClientListener pListener)
+    HP_HttpClientListener Create_HP_HttpClientListener()
+    void Destroy_HP_HttpClient(HP_HttpClient pClient)
+    void Destroy_HP_HttpClientListener(HP_HttpClientListener pListener)
+    HP_HttpSyncClient Create_HP_HttpSyncClient(HP_HttpClientListener pListener)
+    void Destroy_HP_HttpSyncClient(HP_HttpSyncClient pClient)
+
+    void HP_Set_FN_HttpAgent_OnMessageBegin(HP_HttpAgentListener l, HP_FN_Http_OnMessageBegin fn)
+    void HP_Set_FN_HttpAgent_OnStatusLine(HP_HttpAgentListener l, HP_FN_Http_OnStatusLine fn)
+    void HP_Set_FN_HttpAgent_OnHeader(HP_HttpAgentListener l, HP_FN_Http_OnHeader fn)
+    void HP_Set_FN_HttpAgent_OnHeadersComplete(HP_HttpAgentListener l, HP_FN_Http_OnHeadersComplete fn)
+    void HP_Set_FN_HttpAgent_OnBody(HP_HttpAgentListener l, HP_FN_Http_OnBody fn)
+    void HP_Set_FN_HttpAgent_OnChunkHeader(HP_HttpAgentListener l, HP_FN_Http_OnChunkHeader fn)
+    void HP_Set_FN_HttpAgent_OnChunkComplete(HP_HttpAgentListener l, HP_FN_Http_OnChunkComplete fn)
+    void HP_Set_FN_HttpAgent_OnMessageComplete(HP_HttpAgentListener l, HP_FN_Http_OnMessageComplete fn)
+    void HP_Set_FN_HttpAgent_OnUpgrade(HP_HttpAgentListener l, HP_FN_Http_OnUpgrade fn)
+    void HP_Set_FN_HttpAgent_OnParseError(HP_HttpAgentListener l, HP_FN_Http_OnParseError fn)
+    void HP_Set_FN_HttpAgent_OnPrepareConnect(HP_HttpAgentListener l, HP_FN_Agent_OnPrepareConnect fn)
+    void HP_Set_FN_HttpAgent_OnConnect(HP_HttpAgentListener l, HP_FN_Agent_OnConnect fn)
+    void HP_Set_FN_HttpAgent_OnHandShake(HP_HttpAgentListener l, HP_FN_Agent_OnHandShake fn)
+    void HP_Set_FN_HttpAgent_OnClose(HP_HttpAgentListener l, HP_FN_Agent_OnClose fn)
+    void HP_Set_FN_HttpAgent_OnShutdown(HP_HttpAgentListener l, HP_FN_Agent_OnShutdown fn)
+
+    void HP_Set_FN_HttpClient_OnMessageBegin(HP_HttpClientListener l, HP_FN_Http_OnMessageBegin fn)
+    void HP_Set_FN_HttpClient_OnStatusLine(HP_HttpClientListener l, HP_FN_Http_OnStatusLine fn)
+    void HP_Set_FN_HttpClient_OnHeader(HP_HttpClientListener l, HP_FN_Http_OnHeader fn)
+    void HP_Set_FN_HttpClient_OnHeadersComplete(HP_HttpClientListener l, HP_FN_Http_OnHeadersComplete fn)
+    void HP_Set_FN_HttpClient_OnBody(HP_HttpClientListener l, HP_FN_Http_OnBody fn)
+    void HP_Set_FN_HttpClient_OnChunkHeader(HP_HttpClientListener l, HP_FN_Http_OnChunkHeader fn)
+    void HP_Set_FN_HttpClient_OnChunkComplete(HP_HttpClientListener l, HP_FN_Http_OnChunkComplete fn)
+    void HP_Set_FN_HttpClient_OnMessageComplete(HP_HttpClientListener l, HP_FN_Http_OnMessageComplete fn)
+    void HP_Set_FN_HttpClient_OnUpgrade(HP_HttpClientListener l, HP_FN_Http_OnUpgrade fn)
+    void HP_Set_FN_HttpClient_OnParseError(HP_HttpClientListener l, HP_FN_Http_OnParseError fn)
+    void HP_Set_FN_HttpClient_OnPrepareConnect(HP_HttpClientListener l, HP_FN_Client_OnPrepareConnect fn)
+    void HP_Set_FN_HttpClient_OnConnect(HP_HttpClientListener l, HP_FN_Client_OnConnect fn)
+    void HP_Set_FN_HttpClient_OnHandShake(HP_HttpClientListener l, HP_FN_Client_OnHandShake fn)
+    void HP_Set_FN_HttpClient_OnClose(HP_HttpClientListener l, HP_FN_Client_OnClose fn)
+
+    BOOL HP_HttpAgent_SendRequest(HP_HttpAgent pAgent, HP_CONNID dwConnID, LPCTSTR lpszMethod, LPCTSTR lpszPath, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE* pBody, int iLength)
+    USHORT HP_HttpAgent_GetStatusCode(HP_HttpAgent pAgent, HP_CONNID dwConnID)
+    USHORT HP_HttpAgent_GetVersion(HP_HttpAgent pAgent, HP_CONNID dwConnID)
+    BOOL HP_HttpAgent_IsKeepAlive(HP_HttpAgent pAgent, HP_CONNID dwConnID)
+    ULONGLONG HP_HttpAgent_GetContentLength(HP_HttpAgent pAgent, HP_CONNID dwConnID)
+    void HP_HttpAgent_SetUseCookie(HP_HttpAgent pAgent, BOOL bUseCookie)
+    BOOL HP_HttpAgent_IsUseCookie(HP_HttpAgent pAgent)
+
+    BOOL HP_HttpClient_SendRequest(HP_HttpClient pClient, LPCTSTR lpszMethod, LPCTSTR lpszPath, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE* pBody, int iLength)
+    USHORT HP_HttpClient_GetStatusCode(HP_HttpClient pClient)
+    USHORT HP_HttpClient_GetVersion(HP_HttpClient pClient)
+    BOOL HP_HttpClient_IsKeepAlive(HP_HttpClient pClient)
+    ULONGLONG HP_HttpClient_GetContentLength(HP_HttpClient pClient)
+    void HP_HttpClient_SetUseCookie(HP_HttpClient pClient, BOOL bUseCookie)
+    BOOL HP_HttpClient_IsUseCookie(HP_HttpClient pClient)
+
+    BOOL HP_HttpSyncClient_OpenUrl(HP_HttpSyncClient pClient, LPCTSTR lpszMethod, LPCTSTR lpszUrl, const HP_THeader lpHeaders[], int iHeaderCount, const BYTE* pBody, int iLength, BOOL bForceReconnect)
+    BOOL HP_HttpSyncClient_CleanupRequestResult(HP_HttpSyncClient pClient)
+    void HP_HttpSyncClient_SetConnectTimeout(HP_HttpSyncClient pClient, DWORD dwConnectTimeout)
+    void HP_HttpSyncClient_SetRequestTimeout(HP_HttpSyncClient pClient, DWORD dwRequestTimeout)
+    DWORD HP_HttpSyncClient_GetConnectTimeout(HP_HttpSyncClient pClient)
+    DWORD HP_HttpSyncClient_GetRequestTimeout(HP_HttpSyncClient pClient)
+    BOOL HP_HttpSyncClient_GetResponseBody(HP_HttpSyncClient pClient, LPCBYTE* lpszBody, int* piLength)
