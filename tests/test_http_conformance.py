@@ -5,7 +5,8 @@ Each case of the table gives the exact bytes, the exact statuses of the
 responses that must come back (interim 100s included), whether the server
 then closes the connection, and the targets the handler must have seen, in
 order.  A connection that must stay open is checked by a follow-up request
-on it, which must be answered (a misframed body would swallow it).  Smuggling
+on it, which must be answered (a misframed body would swallow it).  Some
+cases are sent a second time one byte per write, for the same verdict.  Smuggling
 payloads carry a second request for ``/smuggled``, which the handler must
 never see.
 
@@ -23,14 +24,20 @@ import pytest
 
 from http_support import RawConn, RecordingServer, isolated, serving
 
-Case = namedtuple("Case", "data statuses closes seen options")
+Case = namedtuple("Case", "data statuses closes seen options split")
 
 OK = b"POST / HTTP/1.1\r\nHost: a\r\n"
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
 
 
+# Cases also sent one byte per write: the verdicts must not depend on how
+# the bytes arrive.
+SPLIT_IDS = {"valid-post-chunked", "smuggle-cl-te", "smuggle-te-cl", "obs-fold-space", "expect-100-continue",
+             "body-then-pipelined-request", "valid-then-refused-then-request"}
+
+
 def case(id, data, statuses, closes, seen=(), marks=(), **options):
-    return pytest.param(Case(data, list(statuses), closes, list(seen), options), id=id, marks=marks)
+    return pytest.param(Case(data, list(statuses), closes, list(seen), options, id in SPLIT_IDS), id=id, marks=marks)
 
 
 def xfail(reason):
@@ -66,8 +73,6 @@ CASES = [
     case("te-leading-spaces", chunked_post(b"Transfer-Encoding:   chunked\r\n"), [200], False, ["/"]),
     case("te-leading-tab", chunked_post(b"Transfer-Encoding:\tchunked\r\n"), [200], False, ["/"]),
     case("te-Chunked", chunked_post(b"Transfer-Encoding: Chunked\r\n"), [200], False, ["/"]),
-    case("te-CHUNKED", chunked_post(b"Transfer-Encoding: CHUNKED\r\n"), [200], False, ["/"]),
-    case("te-name-lowercase", chunked_post(b"transfer-encoding: chunked\r\n"), [200], False, ["/"]),
     case("te-two-lines-chunked-identity",
          chunked_post(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n"), [400], True),
     case("te-two-lines-identity-chunked",
@@ -87,7 +92,6 @@ CASES = [
     case("cl-hex", OK + b"Content-Length: 0x10\r\n\r\n0123456789abcdef", [400], True),
     case("cl-empty", OK + b"Content-Length:\r\n\r\n", [400], True),
     case("cl-comma-list", OK + b"Content-Length: 3, 3\r\n\r\nabc", [400], True),
-    case("cl-letters", OK + b"Content-Length: abc\r\n\r\n", [400], True),
     case("cl-20-digits", OK + b"Content-Length: 99999999999999999999\r\n\r\nabc", [400], True),
     # http_parser 2.8.0 rejects a second Content-Length even with the same value.
     case("cl-duplicate-same", OK + b"Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", [400], True),
@@ -122,7 +126,6 @@ CASES = [
     case("tab-before-colon", b"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", [400], True),
     case("nul-in-value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", [400], True),
     case("cr-in-value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", [400], True),
-    case("ctl-in-value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", [400], True),
     case("del-in-value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n", [400], True),
     case("empty-name", b"GET / HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n", [400], True),
     case("bad-name-char", b"GET / HTTP/1.1\r\nHost: a\r\nX(Y): 1\r\n\r\n", [400], True),
@@ -149,8 +152,6 @@ CASES = [
     case("chunk-lines-bare-lf", chunked_post(b"Transfer-Encoding: chunked\r\n", b"3\nabc\n0\n\n"), [400], True),
     case("chunk-ext", chunked_post(b"Transfer-Encoding: chunked\r\n", b"3;foo=bar\r\nabc\r\n0\r\n\r\n"),
          [200], False, ["/"]),
-    case("chunk-ext-quoted", chunked_post(b"Transfer-Encoding: chunked\r\n", b'3;a="b c"\r\nabc\r\n0\r\n\r\n'),
-         [200], False, ["/"]),
     case("chunk-ext-bws", chunked_post(b"Transfer-Encoding: chunked\r\n", b"3 ;a=b\r\nabc\r\n0\r\n\r\n"),
          [200], False, ["/"]),
     case("chunk-ext-bare-cr", chunked_post(b"Transfer-Encoding: chunked\r\n", b"3;a\rb\r\nabc\r\n0\r\n\r\n"),
@@ -174,7 +175,6 @@ CASES = [
     case("lowercase-method", b"get / HTTP/1.1\r\nHost: a\r\n\r\n", [501], True),
     case("long-method", b"GETTTTTTTTTTTTTTTTTTTTT / HTTP/1.1\r\nHost: a\r\n\r\n", [501], True),
     case("webdav-method", b"PROPFIND / HTTP/1.1\r\nHost: a\r\n\r\n", [200], False, ["/"]),
-    case("delete-method", b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n", [200], False, ["/x"]),
     case("connect-authority-form", b"CONNECT a:80 HTTP/1.1\r\nHost: a:80\r\n\r\n" + SMUGGLED, [200], True,
          ["a:80"]),
     case("garbage-tls-client-hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(32)),
@@ -220,7 +220,6 @@ CASES = [
     case("http-1.0", b"GET /ten HTTP/1.0\r\nHost: a\r\n\r\n", [200], True, ["/ten"]),
     case("http-1.2", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", [200], False, ["/"]),
     case("http-2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", [505], True),
-    case("http-3.0", b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", [505], True),
     case("http-0.9-explicit", b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", [505], True),
     case("http-0.9-style-then-empty-line", b"GET /\r\n\r\n", [505], True),
     case("version-lowercase", b"GET / http/1.1\r\nHost: a\r\n\r\n", [400], True),
@@ -246,8 +245,6 @@ CASES = [
 
     # -- Connection, Upgrade and what follows a closing request ---------------------------
     case("connection-close-then-request", b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" + SMUGGLED,
-         [200], True, ["/"]),
-    case("connection-close-uppercase", b"GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n" + SMUGGLED,
          [200], True, ["/"]),
     case("connection-keep-alive-close", b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n"
          + SMUGGLED, [200], True, ["/"]),
@@ -297,61 +294,62 @@ CASES = [
          + SMUGGLED, [400], True),
     case("smuggle-te-space-before-colon", OK + b"Transfer-Encoding : chunked\r\nContent-Length: 38\r\n\r\n"
          + SMUGGLED, [400], True),
-    case("smuggle-te-vertical-tab", OK + b"Transfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n" + SMUGGLED, [501], True),
     case("smuggle-refused-head-with-body", b"GET / HTTP/1.1\r\nContent-Length: 38\r\n\r\n" + SMUGGLED, [400], True),
     case("smuggle-413-body", OK + b"Content-Length: 38\r\n\r\n" + SMUGGLED, [413], True, max_body_size=10),
 ]
 
 
+def _send_whole(conn, data):
+    conn.send(data)
+
+
+def _send_bytewise(conn, data):
+    for i in range(len(data)):
+        if not conn.send(data[i:i + 1]):
+            break   # already refused and closed
+
+
 @isolated
-def _run_case(c, send):
+def _run_case(c):
     with serving(RecordingServer, **c.options) as (srv, port):
-        with RawConn(port) as conn:
-            send(conn, c.data)
-            got = []
-            for _ in c.statuses:
-                r = conn.read_response(interim=True)
-                got.append(r.status)
-                if r.status >= 400:
-                    # hpsocket's own answers: a body, its length, and the close.
-                    assert r.get("Connection") == "close" and int(r.get("Content-Length")) == len(r.body) > 0
-            assert got == c.statuses
-            if c.closes:
-                assert conn.wait_closed(2), "the connection was not closed"
-                assert conn.buf == b"", f"more came before the close: {conn.buf[:200]!r}"
-                seen = c.seen
-            else:
-                # Still open, and framed right: a follow-up is answered.
-                conn.send(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n", ["GET"])
-                r = conn.read_response()
-                assert r.status == 200 and b'"/after"' in r.body
-                assert conn.buf == b"" and not conn.closed
-                seen = c.seen + ["/after"]
-        assert srv.targets() == seen
-        assert srv.errors == []
+        for send in [_send_whole, _send_bytewise] if c.split else [_send_whole]:
+            with srv.cond:
+                srv.seen.clear()
+            _check_case(c, srv, port, send)
         # The server keeps serving new connections.
         with RawConn(port) as conn:
             assert conn.request("GET", "/next").status == 200
 
 
+def _check_case(c, srv, port, send):
+    with RawConn(port) as conn:
+        send(conn, c.data)
+        got = []
+        for _ in c.statuses:
+            r = conn.read_response(interim=True)
+            got.append(r.status)
+            if r.status >= 400:
+                # hpsocket's own answers: a body, its length, and the close.
+                assert r.get("Connection") == "close" and int(r.get("Content-Length")) == len(r.body) > 0
+        assert got == c.statuses
+        if c.closes:
+            assert conn.wait_closed(1), "the connection was not closed"
+            assert conn.buf == b"", f"more came before the close: {conn.buf[:200]!r}"
+            seen = c.seen
+        else:
+            # Still open, and framed right: a follow-up is answered.
+            conn.send(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n", ["GET"])
+            r = conn.read_response()
+            assert r.status == 200 and b'"/after"' in r.body
+            assert conn.buf == b"" and not conn.closed
+            seen = c.seen + ["/after"]
+    assert srv.targets() == seen
+    assert srv.errors == []
+
+
 @pytest.mark.parametrize("c", CASES)
 def test_request(c):
-    _run_case(c, lambda conn, data: conn.send(data))
-
-
-SPLIT_IDS = {"valid-post-chunked", "smuggle-cl-te", "smuggle-te-cl", "smuggle-te-gzip-chunked",
-             "obs-fold-space", "cl-1-space-2", "chunk-ext", "expect-100-continue",
-             "body-then-pipelined-request", "valid-then-refused-then-request"}
-
-
-@pytest.mark.parametrize("c", [p for p in CASES if p.id in SPLIT_IDS])
-def test_request_sent_byte_by_byte(c):
-    """The same verdicts when every byte arrives on its own."""
-    def send(conn, data):
-        for i in range(len(data)):
-            if not conn.send(data[i:i + 1]):
-                break   # already refused and closed
-    _run_case(c, send)
+    _run_case(c)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -402,7 +400,7 @@ def test_bare_lf_line_endings_get_a_sane_answer():
 def test_http_0_9_request_line_alone_times_out_with_408():
     """'GET /' then CRLF: the parser takes it as HTTP/0.9 and waits for
     headers; header_timeout ends the wait."""
-    with serving(RecordingServer, header_timeout=0.5) as (srv, port):
+    with serving(RecordingServer, header_timeout=0.3) as (srv, port):
         with RawConn(port) as conn:
             conn.send(b"GET /\r\n")
             r = conn.read_response(timeout=5)
@@ -421,7 +419,7 @@ def test_chunk_extension_with_bare_lf_is_refused_at_once():
     with serving(RecordingServer, body_timeout=2.0) as (srv, port):
         with RawConn(port) as conn:
             conn.send(OK + b"Transfer-Encoding: chunked\r\n\r\n3;x\nabc\r\n0\r\n\r\n")
-            r = conn.read_response(timeout=1.0)
+            r = conn.read_response(timeout=0.7)
             assert r.status == 400
         assert srv.targets() == []
 
@@ -430,14 +428,17 @@ def test_nothing_after_a_408_is_handled():
     """Once a slow request got its 408, what the client sends next (the rest
     of that request, another request) must not reach the handler."""
     with serving(RecordingServer, header_timeout=0.5, body_timeout=0.5) as (srv, port):
-        for first, rest in [
-            (b"GET /slow-head HTTP/1.1\r\nHost: a\r\n", b"\r\n" + SMUGGLED),
-            (OK + b"Content-Length: 5\r\n\r\nab", b"cde" + SMUGGLED),
-        ]:
-            with RawConn(port) as conn:
-                conn.send(first)
+        conns = [RawConn(port), RawConn(port)]
+        try:
+            conns[0].send(b"GET /slow-head HTTP/1.1\r\nHost: a\r\n")
+            conns[1].send(OK + b"Content-Length: 5\r\n\r\nab")
+            for conn, rest in zip(conns, [b"\r\n" + SMUGGLED, b"cde" + SMUGGLED]):
                 assert conn.read_response(timeout=5).status == 408
                 conn.send(rest)
+            for conn in conns:
                 assert conn.wait_closed(5)
                 assert conn.buf == b""
+        finally:
+            for conn in conns:
+                conn.close()
         assert srv.targets() == []

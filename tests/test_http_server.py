@@ -27,7 +27,8 @@ import pytest
 import hpsocket
 
 from support import wait_for
-from http_support import HOST, RawConn, RecordingServer, request_bytes, responses_in, raw_exchange_ex, serving
+from http_support import (HOST, RawConn, RecordingServer, chunked, isolated, request_bytes, responses_in,
+                          raw_exchange_ex, serving)
 
 THREADS = [0, 2] if hasattr(hpsocket.HttpServer, "threads") else [0]
 """Values of the `threads` option the ordering tests run with (0: on_request
@@ -178,6 +179,18 @@ def test_head_gets_content_length_but_no_body():
             assert get.body == b"0123456789" * 100 and c.buf == b""
 
 
+def test_head_keeps_a_declared_content_length():
+    class App(hpsocket.HttpServer):
+        def on_request(self, request):
+            return 200, [("Content-Length", "1000")], b""
+
+    with serving(App) as (srv, port):
+        with RawConn(port) as c:
+            r = c.request("HEAD", "/")
+            assert r.get_all("Content-Length") == ["1000"] and r.body == b""
+            assert c.request("HEAD", "/again").status == 200 and c.buf == b""
+
+
 def test_user_headers_kept_in_order_with_repeats_and_dict_headers():
     class App(hpsocket.HttpServer):
         def on_request(self, request):
@@ -282,6 +295,19 @@ def test_connection_close_is_answered_then_closed():
         assert srv.targets() == ["/a"] and not srv.seen[0]["keep_alive"]
 
 
+def test_application_close_ends_a_pipeline():
+    class App(hpsocket.HttpServer):
+        def on_request(self, request):
+            if request.path == "/a":
+                return 200, [("Connection", "close")], b"a"
+            return 200, [], request.path.encode()
+
+    with serving(App) as (srv, port):
+        data, closed = raw_exchange_ex(port, b"".join(request_bytes("GET", t) for t in ("/0", "/a", "/b", "/c")))
+        assert closed
+        assert [(r.body, r.get("Connection")) for r in responses_in(data)] == [(b"/0", None), (b"a", "close")]
+
+
 def test_http_1_0_without_keep_alive_closes():
     with serving(RecordingServer) as (srv, port):
         data, closed = raw_exchange_ex(port, b"GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n")
@@ -303,22 +329,22 @@ def test_http_1_0_keep_alive():
 
 
 def test_idle_keep_alive_connection_closed_after_timeout():
-    with serving(RecordingServer, keep_alive_timeout=0.5) as (srv, port):
+    with serving(RecordingServer, keep_alive_timeout=0.3) as (srv, port):
         with RawConn(port) as c:
             assert c.request("GET", "/").status == 200
             t0 = time.monotonic()
             assert c.wait_closed(5), "the idle connection was not closed"
             waited = time.monotonic() - t0
-        assert 0.3 < waited < 3, waited
+        assert 0.2 < waited < 3, waited
         # A connection that never sends a request is idle too.
         with RawConn(port) as c:
             assert c.wait_closed(5) and c.buf == b""
 
 
 def test_a_busy_keep_alive_connection_stays_open():
-    with serving(RecordingServer, keep_alive_timeout=0.5) as (srv, port):
+    with serving(RecordingServer, keep_alive_timeout=0.4) as (srv, port):
         with RawConn(port) as c:
-            deadline = time.monotonic() + 1.3   # well past the timeout
+            deadline = time.monotonic() + 1.0   # well past the timeout
             n = 0
             while time.monotonic() < deadline:
                 assert c.request("GET", f"/{n}").status == 200
@@ -378,6 +404,21 @@ def test_chunked_body_over_max_body_size_gets_413_as_it_arrives():
         assert srv.targets() == []
 
 
+@pytest.mark.parametrize("limit, size, status", [(1000, 1000, 200), (1000, 1001, 413), (0, 0, 200), (0, 1, 413)])
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_max_body_size_boundaries(limit, size, status, framing):
+    body = b"x" * size
+    if framing == "chunked":
+        data = (b"POST /m HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                + chunked(body, [300]))
+    else:
+        data = request_bytes("POST", "/m", (("Host", "x"), ("Connection", "close"), ("Content-Length", str(size))), body)
+    with serving(RecordingServer, max_body_size=limit) as (srv, port):
+        got, closed = raw_exchange_ex(port, data)
+        assert closed and [r.status for r in responses_in(got)] == [status]
+        assert srv.targets() == (["/m"] if status == 200 else [])
+
+
 def test_chunked_body_and_trailers_are_not_headers():
     with serving(RecordingServer) as (srv, port):
         with RawConn(port) as c:
@@ -408,8 +449,88 @@ def test_expect_100_continue_is_sent_before_the_body():
         assert [s["body"] for s in srv.seen] == [b"hello", b""]
 
 
+class HeldServer(hpsocket.HttpServer):
+    """Answers /hold* later (the test calls respond), the rest at once."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.held = queue.Queue()
+
+    def on_request(self, request):
+        if request.path.startswith("/hold"):
+            self.held.put(request)
+            return None
+        return 200, [], request.path.encode() + b" " + request.body
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "no 100 Continue is ever sent for an 'Expect: 100-continue' request whose headers arrive "
+    "while an earlier response on the connection is still owed: hps_http_continue sends it "
+    "only if nothing is owed at that moment and nothing sends it once the earlier responses "
+    "have left, so the client waits for its expect timeout (curl: 1 s) before sending the body; "
+    "e.g. 'GET /hold' pipelined with 'POST /up ... Content-Length: 5, Expect: 100-continue' "
+    "(headers only), /hold answered: nothing more comes"))
+@isolated
+def test_100_continue_after_an_owed_response():
+    with serving(HeldServer) as (srv, port):
+        with RawConn(port) as c:
+            c.send(request_bytes("GET", "/hold") +
+                   b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+                   ["GET", "POST"])
+            held = srv.held.get(timeout=5)
+            srv.respond(held, 200, [], b"held")
+            assert c.read_response(interim=True).body == b"held"
+            assert c.read_response(timeout=1, interim=True).status == 100
+            c.send(b"hello")
+            assert c.read_response().body == b"/up hello"
+
+
+def test_keep_alive_timeout_waits_for_an_owed_response():
+    with serving(HeldServer, keep_alive_timeout=0.3) as (srv, port):
+        with RawConn(port) as c:
+            c.send(request_bytes("GET", "/hold"), ["GET"])
+            held = srv.held.get(timeout=5)
+            assert not c.wait_closed(0.8), "closed while a response was owed"
+            assert srv.respond(held, 200, [], b"late") is True
+            assert c.read_response().body == b"late"
+            assert c.wait_closed(5)     # idle again: now the timeout applies
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a header_timeout on a pipelined request that is still incomplete while the previous "
+    "request's response is owed closes the connection without a word: the sweeper's verdict "
+    "for a late request with an owed response is a silent disconnect, so the complete earlier "
+    "request's answer is lost (respond returns False) and no 408 is sent; e.g. 'GET /hold' "
+    "then 'GET /next HTTP/1.1\\r\\nHost: a\\r\\n' (no blank line), header_timeout=0.5, "
+    "/hold answered after 0.8 s"))
+@isolated
+def test_header_timeout_of_a_pipelined_request_keeps_the_owed_response():
+    with serving(HeldServer, header_timeout=0.5) as (srv, port):
+        with RawConn(port) as c:
+            c.send(request_bytes("GET", "/hold") + b"GET /next HTTP/1.1\r\nHost: a\r\n", ["GET", "GET"])
+            held = srv.held.get(timeout=5)
+            c.wait_closed(0.8)        # past header_timeout: the sweeper has acted
+            assert srv.respond(held, 200, [], b"late") is True
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"late"
+            assert c.wait_closed(5), "the slow request was neither answered nor closed"
+            assert [x.status for x in responses_in(c.buf)] in ([], [408])
+
+
+def test_respond_after_stop_returns_false():
+    srv = HeldServer()
+    srv.start(HOST, 0)
+    try:
+        with RawConn(srv.listen_address[1]) as c:
+            c.send(request_bytes("GET", "/hold"), ["GET"])
+            held = srv.held.get(timeout=5)
+    finally:
+        srv.stop()
+    assert srv.respond(held, 200, [], b"too late") is False
+
+
 def test_header_timeout_gets_408():
-    with serving(RecordingServer, header_timeout=0.5) as (srv, port):
+    with serving(RecordingServer, header_timeout=0.3) as (srv, port):
         with RawConn(port) as c:
             t0 = time.monotonic()
             c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
@@ -421,7 +542,7 @@ def test_header_timeout_gets_408():
 
 
 def test_body_timeout_gets_408():
-    with serving(RecordingServer, body_timeout=0.5) as (srv, port):
+    with serving(RecordingServer, body_timeout=0.3) as (srv, port):
         with RawConn(port) as c:
             c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
             r = c.read_response(timeout=5)
@@ -442,6 +563,8 @@ class ErrorsServer(hpsocket.HttpServer):
     def on_request(self, request):
         if request.path == "/ok":
             return 200, [], b"fine"
+        if request.path == "/two":
+            return 201, [("X-Two", "2")]
         return self.outcome(request)
 
     def on_error(self, event, conn_id, exc):
@@ -460,6 +583,7 @@ def _raise(request):
     (lambda r: [200, [], b""], TypeError),
     (lambda r: (99, [], b""), ValueError),
     (lambda r: (600, [], b""), ValueError),
+    (lambda r: (101, [], b""), ValueError),
     (lambda r: ("200", [], b""), TypeError),
     (lambda r: (True, [], b""), TypeError),
     (lambda r: (200, [("Bad Name", "v")], b""), ValueError),
@@ -472,7 +596,7 @@ def _raise(request):
     (lambda r: (200, [("Transfer-Encoding", "chunked")], b""), ValueError),
     (lambda r: (200, [("Content-Length", "5")], b"abc"), ValueError),
 ], ids=["raises", "str", "short-tuple", "long-tuple", "list", "status-99", "status-600",
-        "status-str", "status-bool", "name-space", "name-colon", "value-crlf", "value-lf",
+        "status-str", "status-bool", "status-101", "name-space", "name-colon", "value-crlf", "value-lf",
         "header-1-tuple", "value-float", "body-int", "te-header", "cl-mismatch"])
 def test_handler_failures_give_500_and_on_error(outcome, exc_type):
     with serving(ErrorsServer) as (srv, port):
@@ -490,6 +614,8 @@ def test_handler_failures_give_500_and_on_error(outcome, exc_type):
         assert srv.errors.empty()
         # The server still works.
         assert http_get(port, "/ok")[2] == b"fine"
+        status, headers, body = http_get(port, "/two")       # (status, headers): no body
+        assert (status, dict(headers)["X-Two"], dict(headers)["Content-Length"], body) == (201, "2", "0", b"")
 
 
 def test_respond_from_another_thread_and_checks():
@@ -737,6 +863,57 @@ def test_a_late_first_answer_holds_back_the_later_ones(threads):
             assert not c.wait_closed(0.2) and c.buf == b""
             srv.respond(slow, 200, [], b"/slow")
             assert [r.body for r in c.read_responses(3)] == [b"/slow", b"/fast1", b"/fast2"]
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_large_pipelined_answers_made_in_reverse_order(threads):
+    sizes = [4 << 20, 10, 1 << 20, 0, 3 << 20]
+    got = queue.Queue()
+
+    class App(hpsocket.HttpServer):
+        def on_request(self, request):
+            got.put(request)
+
+    with serving(App, **threads_opt(threads)) as (srv, port):
+        with RawConn(port, timeout=20) as c:
+            c.send(b"".join(request_bytes("GET", f"/b{i}") for i in range(len(sizes))), ["GET"] * len(sizes))
+            reqs = {}
+            for _ in sizes:
+                r = got.get(timeout=5)
+                reqs[r.target] = r
+            workers = [threading.Thread(target=srv.respond, args=(reqs[f"/b{i}"], 200, [], bytes([65 + i]) * sizes[i]))
+                       for i in reversed(range(len(sizes)))]
+            for t in workers:
+                t.start()
+            for t in workers:
+                t.join(10)
+            rs = c.read_responses(len(sizes), timeout=20)
+            assert [r.body for r in rs] == [bytes([65 + i]) * n for i, n in enumerate(sizes)]
+            assert c.buf == b""
+
+
+def test_handler_exception_on_request_threads_gives_500():
+    errors = queue.Queue()
+
+    class App(hpsocket.HttpServer):
+        def on_request(self, request):
+            if request.path == "/boom":
+                raise RuntimeError("boom")
+            return 200, [], b"ok"
+
+        def on_error(self, event, conn_id, exc):
+            errors.put((event, exc))
+
+    with serving(App, **threads_opt(THREADS[-1])) as (srv, port):
+        with RawConn(port) as c:
+            c.send(request_bytes("GET", "/fine") + request_bytes("GET", "/boom") + request_bytes("GET", "/fine"),
+                   ["GET"] * 3)
+            first, second = c.read_responses(2)
+            assert (first.status, second.status) == (200, 500)
+            assert second.get("Connection") == "close"
+            assert c.wait_closed(5) and c.buf == b""
+        event, exc = errors.get(timeout=5)
+        assert event == "on_request" and isinstance(exc, RuntimeError)
 
 
 def test_pipelined_request_after_a_body_and_a_refused_one():
