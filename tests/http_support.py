@@ -161,8 +161,8 @@ def raw_exchange(port, data, timeout=5.0):
 class RawConn:
     """One client connection read response by response (bounded waits)."""
 
-    def __init__(self, port, timeout=5.0):
-        self.sock = connect(port, timeout)
+    def __init__(self, port, timeout=5.0, sock=None):
+        self.sock = connect(port, timeout) if sock is None else sock
         self.timeout = timeout
         self.buf = b""
         self.closed = False
@@ -200,6 +200,11 @@ class RawConn:
             return False
         self.buf += chunk
         return True
+
+    def poll(self, timeout=0.0):
+        """Take what arrives within timeout seconds (at least one read
+        attempt); False once nothing more came or the peer closed."""
+        return self._fill(time.monotonic() + max(timeout, 0.001))
 
     def read_response(self, timeout=None, interim=False):
         """The next response (1xx ones skipped unless interim); AssertionError

@@ -166,6 +166,10 @@ CASES = [
                      "BWS ';' ext after the size")),
     case("trailer-folded", chunked_post(b"Transfer-Encoding: chunked\r\n", b"0\r\nX: a\r\n b\r\n\r\n"),
          [200], False, ["/"]),
+    case("trailers-over-library-80k",
+         chunked_post(b"Transfer-Encoding: chunked\r\n", b"3\r\nabc\r\n0\r\n"
+                      + b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 100) for i in range(1000)) + b"\r\n"),
+         [431], True),
     case("trailer-content-length",
          chunked_post(b"Transfer-Encoding: chunked\r\n", b"3\r\nabc\r\n0\r\nContent-Length: 50\r\n\r\n"),
          [200], False, ["/"]),

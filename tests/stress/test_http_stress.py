@@ -52,8 +52,12 @@ lock = threading.Lock()
 stats = {"requests": 0, "prefixes": collections.Counter(), "errors": [], "unraisable": []}
 sys.unraisablehook = lambda args: stats["unraisable"].append(f"{args.exc_type.__name__}: {args.exc_value}")
 
+BIG = b"x" * (1 << 20)
+
 class App(hpsocket.HttpServer):
     def on_request(self, request):
+        if request.path.startswith("/big-answer/"):
+            return 200, [], BIG
         body = request.body
         with lock:
             stats["requests"] += 1
@@ -92,6 +96,13 @@ class ChildServer:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
 
     def finish(self, timeout=60):
         """Stop the server; its stats.  Fails the test on a bad exit."""
@@ -340,6 +351,58 @@ def test_timeouts_apply_beyond_the_sweepers_batch(child, full_mode):
     finally:
         for s in idle:
             s.close()
+    srv.finish()
+
+
+# -- pipelines ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_deep_pipeline(child, full_mode, threads):
+    n = 100_000 if full_mode else 10_000
+    srv = child(threads=threads)
+    data = b"".join(request_bytes("GET", f"/deep/{i}") for i in range(n))
+    t0 = time.monotonic()
+    with RawConn(srv.port, timeout=60) as conn:
+        for pos in range(0, len(data), 1 << 16):
+            conn.send(data[pos:pos + (1 << 16)])
+            while conn.poll():   # take the answers meanwhile
+                pass
+        responses = conn.read_responses(n, timeout=120)
+        assert conn.buf == b""
+    elapsed = time.monotonic() - t0
+    assert [json.loads(r.body)["target"] for r in responses] == [f"/deep/{i}" for i in range(n)]
+    stats = srv.finish()
+    assert stats["prefixes"]["deep"] == n
+    print(f"\n{n} pipelined requests (threads={threads}) answered in order in {elapsed:.2f} s")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "no back-pressure: a client that pipelines requests and does not read makes the server "
+    "build and queue every response in memory (the socket is read on regardless of what waits "
+    "to be written); 256 requests of 40 bytes for a 1 MiB answer each, never read, grow the "
+    "server by about 256 MiB"))
+def test_a_client_that_does_not_read_is_not_answered_into_memory(child):
+    n = 256
+    srv = child()
+    before = srv.rss_mib()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((HOST, srv.port))
+    try:
+        sock.sendall(b"".join(request_bytes("GET", f"/big-answer/{i}") for i in range(n)))
+        deadline = time.monotonic() + 3
+        grown = 0.0
+        while time.monotonic() < deadline and grown < 64:
+            grown = srv.rss_mib() - before
+            select.select([], [], [], 0.05)     # paces the polling of the child's memory
+        assert grown < 64, f"the server grew by {grown:.0f} MiB for a client that reads nothing"
+        # Once the client reads, every answer comes.
+        responses = RawConn(None, timeout=60, sock=sock).read_responses(n, timeout=60)
+        assert all(len(r.body) == 1 << 20 for r in responses)
+    finally:
+        sock.close()
     srv.finish()
 
 
