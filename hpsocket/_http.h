@@ -134,20 +134,21 @@ static inline void hps_http_pipe_release(hps_http_pipe *p)
 }
 
 /* The writer's end (worker): more bytes, the end, or a failure. */
+/* Pausing and resuming the connection happen under p->lock, so that a
+ * resume cannot overtake the pause it answers. */
 static inline void hps_http_pipe_write(hps_http_pipe *p, const unsigned char *data, int len)
 {
-    int pause = 0;
     pthread_mutex_lock(&p->lock);
     if (!p->discard && !p->error) {
-        if (hps_buf_append(&p->buf, data, len) < 0)
+        if (hps_buf_append(&p->buf, data, len) < 0) {
             p->error = 1;
-        else if (hps_buf_len(&p->buf) > HPS_PIPE_HIGH && !p->paused)
-            pause = p->paused = 1;
+        } else if (hps_buf_len(&p->buf) > HPS_PIPE_HIGH && !p->paused) {
+            p->paused = 1;
+            HP_Server_PauseReceive(p->sender, p->id, 1);
+        }
         pthread_cond_broadcast(&p->cond);
     }
     pthread_mutex_unlock(&p->lock);
-    if (pause)
-        HP_Server_PauseReceive(p->sender, p->id, 1);
 }
 
 static inline void hps_http_pipe_end(hps_http_pipe *p, int error)
@@ -170,7 +171,6 @@ static inline long hps_http_pipe_read(hps_http_pipe *p, unsigned char *out, size
 {
     struct timespec until;
     long got = -2;
-    int resume = 0;
     size_t have;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -193,7 +193,7 @@ static inline long hps_http_pipe_read(hps_http_pipe *p, unsigned char *out, size
         got = (long)n;
         if (p->paused && hps_buf_len(&p->buf) < HPS_PIPE_LOW) {
             p->paused = 0;
-            resume = 1;
+            HP_Server_PauseReceive(p->sender, p->id, 0);
         }
     } else if (p->error) {
         got = -1;
@@ -201,8 +201,6 @@ static inline long hps_http_pipe_read(hps_http_pipe *p, unsigned char *out, size
         got = 0;
     }
     pthread_mutex_unlock(&p->lock);
-    if (resume)
-        HP_Server_PauseReceive(p->sender, p->id, 0);
     return got;
 }
 
@@ -210,15 +208,14 @@ static inline long hps_http_pipe_read(hps_http_pipe *p, unsigned char *out, size
  * gone): the rest of the body is dropped as it arrives. */
 static inline void hps_http_pipe_discard(hps_http_pipe *p)
 {
-    int resume;
     pthread_mutex_lock(&p->lock);
     p->discard = 1;
     hps_buf_free(&p->buf);
-    resume = p->paused;
-    p->paused = 0;
-    pthread_mutex_unlock(&p->lock);
-    if (resume)
+    if (p->paused) {
+        p->paused = 0;
         HP_Server_PauseReceive(p->sender, p->id, 0);
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
 typedef struct hps_http_conn {
@@ -249,6 +246,7 @@ typedef struct hps_http_conn {
     unsigned long long next_seq;  /* number of the next request */
     unsigned long long send_seq;  /* number of the response to write next */
     int sending;              /* a thread is writing responses in order */
+    int refs;                 /* the record's, and one per thread in hps_http_submit */
     int closed_by_us;         /* the closing response went out */
     int close_when_drained;   /* the sweeper half-closes once it is written */
     hps_http_parked *parked;
@@ -262,23 +260,34 @@ static inline unsigned long long hps_now_ms(void)
     return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
 }
 
-static void hps_http_conn_free(void *p)
+/* Drop a reference to a connection's state; the last one frees it. */
+static inline void hps_http_conn_unref(hps_http_conn *st)
 {
-    hps_http_conn *st = (hps_http_conn *)p;
     hps_http_parked *q;
-    if (st == NULL)
+    if (__atomic_sub_fetch(&st->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     while ((q = st->parked) != NULL) {
         st->parked = q->next;
         free(q);
     }
-    if (st->pipe != NULL) {
-        hps_http_pipe_end(st->pipe, 1);   /* the connection closed mid-body */
-        hps_http_pipe_release(st->pipe);
-    }
     hps_buf_free(&st->head);
     hps_buf_free(&st->body);
     free(st);
+}
+
+/* The connection's record goes (after OnClose).  A thread may still be
+ * writing its answers (hps_http_submit holds a reference meanwhile). */
+static void hps_http_conn_free(void *p)
+{
+    hps_http_conn *st = (hps_http_conn *)p;
+    if (st == NULL)
+        return;
+    if (st->pipe != NULL) {
+        hps_http_pipe_end(st->pipe, 1);   /* the connection closed mid-body */
+        hps_http_pipe_release(st->pipe);
+        st->pipe = NULL;
+    }
+    hps_http_conn_unref(st);
 }
 
 /* The connection's HTTP state (created on first use), or NULL if the
@@ -295,6 +304,7 @@ static inline hps_http_conn *hps_http_state(hps_ctx *ctx, HP_CONNID id)
     if (rec != NULL && st == NULL) {
         st = (hps_http_conn *)calloc(1, sizeof(hps_http_conn));
         if (st != NULL) {
+            st->refs = 1;
             st->idle_since_ms = hps_now_ms();
             rec->family = st;
         }
@@ -807,10 +817,12 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
         return 1;
     }
     st->sending = 1;
+    /* The connection may close while this thread writes (OnClose on a
+     * worker detaches and frees the record): the state stays until this
+     * reference goes. */
+    __atomic_add_fetch(&st->refs, 1, __ATOMIC_ACQ_REL);
     hps_unlock(ctx);
-    /* This thread writes pieces in order until the next one is missing.
-     * The record stays: it is detached only in OnClose, and the state is
-     * freed with it, which waits for ctx->lock below. */
+    /* This thread writes pieces in order until the next one is missing. */
     for (i = 0; i < count; i++) {
         if (bufs[i].len > 0) {
             hps_http_write(ctx, sender, id, bufs, count, st->batched);
@@ -846,6 +858,7 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
     }
     if (do_close)
         hps_http_close(ctx, sender, id, st);
+    hps_http_conn_unref(st);
     return 1;
 }
 
@@ -1102,6 +1115,7 @@ static void *hps_http_sweeper(void *arg)
                 /* Connected, no request yet: idle from now. */
                 st = (hps_http_conn *)calloc(1, sizeof(hps_http_conn));
                 if (st != NULL) {
+                    st->refs = 1;
                     st->idle_since_ms = now;
                     rec->family = st;
                 }

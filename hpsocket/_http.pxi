@@ -93,6 +93,7 @@ cdef class BodyStream:
     cdef hps_http_pipe* _pipe
     cdef int _timeout_ms
     cdef bint _done
+    cdef object _server       # the native server must outlive the pipe's calls into it
 
     def __init__(self):
         raise TypeError("BodyStream objects are made by HttpServer")
@@ -287,6 +288,7 @@ cdef int _attach_stream(Request req, hps_http_pipe* pipe, unsigned int timeout_m
     """Give req the body stream (the reference to pipe passes to it)."""
     cdef BodyStream stream = BodyStream.__new__(BodyStream)
     stream._pipe = pipe
+    stream._server = req._server
     stream._timeout_ms = <int>min(timeout_ms, 0x7FFFFFFF)
     req.body_stream = stream
     return 0

@@ -16,7 +16,7 @@ import pytest
 import hpsocket
 import hpsocket.wsgi as hw
 
-from support import python_env
+from support import python_env, wait_for
 
 
 def _app(environ, start_response):
@@ -198,7 +198,8 @@ def test_error_after_the_response_started_closes_the_connection(served):
     with pytest.raises(http.client.IncompleteRead):
         r.read()
     c.close()
-    assert any(str(e) == "late boom" for e in errors)
+    # The request thread reports the error after it has cut the response.
+    wait_for(lambda: any(str(e) == "late boom" for e in errors), timeout=10)
 
 
 def test_start_response_with_exc_info_replaces_the_status(served):
