@@ -23,6 +23,7 @@ try:
     from ._core import (
         Agent,
         Client,
+        BodyStream,
         Component,
         Headers,
         HttpAgent,
@@ -65,6 +66,7 @@ if native_version[:2] != (5, 2):
 
 __all__ = [
     "Agent",
+    "BodyStream",
     "Client",
     "Component",
     "FetchResult",
