@@ -168,11 +168,17 @@ class Headers:
     def values(self) -> List[str]: ...
     def items(self) -> List[Tuple[str, str]]: ...
 
+class BodyStream:
+    def readable(self) -> bool: ...
+    def readinto(self, buffer: Buffer) -> int: ...
+    def read(self, n: Optional[int] = -1) -> bytes: ...
+
 class Request:
     method: str
     target: str
     version: str
     body: bytes
+    body_stream: Optional[BodyStream]
     keep_alive: bool
     conn_id: int
     @property
@@ -202,6 +208,7 @@ _Response = Optional[Union[Tuple[int, _HeaderItems], Tuple[int, _HeaderItems, Un
 
 class HttpServer(Server):
     threads: int
+    stream_body_over: int
     max_header_size: int
     max_target_length: int
     max_body_size: int
