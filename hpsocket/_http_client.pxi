@@ -719,8 +719,10 @@ cdef class HttpAgent(Agent):
         """Send a request on a connection (any thread): ``method`` a token
         (e.g. "GET"), ``path`` the request target (e.g. "/a?b=1"),
         ``headers`` (name, value) pairs or a dict, ``body`` bytes-like or
-        str (UTF-8).  True if queued, False if the connection is unknown or
-        closed.  TypeError/ValueError for invalid arguments."""
+        str (UTF-8).  True if queued, False if the connection is unknown,
+        not established yet (send from on_connect, or start with
+        async_connect=False) or closed.  TypeError/ValueError for invalid
+        arguments, before anything is sent."""
         return _httpc_request(self, _conn_arg(conn_id), method, path, headers, body)
 
     def disconnect(self, conn_id, force=True):
@@ -938,7 +940,8 @@ cdef class HttpSyncClient:
     and a TimeoutError) when connecting or the response takes too long;
     HPSocketError with the errno otherwise (ECONNREFUSED, ECONNRESET when
     the server closed the connection before the response was complete,
-    EBADMSG when it is not HTTP).  A context manager: close() at the end."""
+    EBADMSG when it is not HTTP).  A request is bounded by the timeouts,
+    not by Ctrl-C.  A context manager: close() at the end."""
 
     def __cinit__(self, *args, **kwargs):
         cdef void* listener

@@ -498,6 +498,23 @@ def test_request_from_on_response_follows_up(hp_server):
         a.stop()
 
 
+def test_request_from_on_connect_of_an_asynchronous_connect(hp_server):
+    class Eager(Agent):
+        def on_connect(self, conn_id):
+            assert self.request(conn_id, "GET", "/first")
+
+    a = Eager()
+    a.start()          # async_connect=True: connect() returns before the connection is made
+    try:
+        conn_id = a.connect(HOST, hp_server.listen_address[1])
+        a.wait(lambda r: r.responses)
+        assert a.responses[0][0] == conn_id
+        assert json.loads(a.responses[0][1].body)["target"] == "/first"
+        assert not a.errors
+    finally:
+        a.stop()
+
+
 def test_host_and_content_length_not_duplicated(raw_servers, connection_to):
     srv = raw_servers(replying(b"HTTP/1.1 204 No Content\r\n\r\n" * 2, requests=2, close=False))
     c = connection_to(srv.port)
