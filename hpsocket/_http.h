@@ -247,6 +247,8 @@ typedef struct hps_http_conn {
     unsigned long long send_seq;  /* number of the response to write next */
     int sending;              /* a thread is writing responses in order */
     int refs;                 /* the record's, and one per thread in hps_http_submit */
+    int continue_owed;        /* a 100 Continue waits for the answers owed before it */
+    int out_paused;           /* not read while the client reads its answers too slowly */
     int closed_by_us;         /* the closing response went out */
     int close_when_drained;   /* the sweeper half-closes once it is written */
     hps_http_parked *parked;
@@ -372,6 +374,7 @@ static inline void hps_http_reset(hps_http_conn *st)
     st->has_te = 0;
     st->body_bytes = 0;
     st->expect_continue = 0;
+    st->continue_owed = 0;
 }
 
 static inline void hps_http_fail(hps_http_conn *st, int status)
@@ -447,6 +450,16 @@ static inline void hps_http_header(hps_http_conn *st, const hps_http_cfg *cfg,
     } else {
         trimmed[0] = 'x';   /* too long to be any of them */
         trimmed[1] = '\0';
+    }
+    /* A tab in a header that frames the message: http_parser 2.8.0 reads
+     * "chunked\t" as no Transfer-Encoding and "close\t" as no close, while
+     * the value trimmed says otherwise; refused rather than read two ways. */
+    if (((n == 17 && strcasecmp(name, "transfer-encoding") == 0)
+         || (n == 10 && strcasecmp(name, "connection") == 0)
+         || (n == 14 && strcasecmp(name, "content-length") == 0))
+        && memchr(value, '\t', strlen(value)) != NULL) {
+        hps_http_fail(st, 400);
+        return;
     }
     if (n == 4 && strcasecmp(name, "host") == 0) {
         if (++st->hosts > 1)
@@ -756,6 +769,47 @@ static inline void hps_http_close(hps_ctx *ctx, void *sender, HP_CONNID id, hps_
     hps_unlock(ctx);
 }
 
+/*
+ * Back-pressure: a client that sends requests but does not read the answers
+ * would make the library queue them without bound.  Once more than
+ * HPS_HTTP_OUT_HIGH bytes wait for it, the connection is not read (no more
+ * requests) until the sweeper sees them below HPS_HTTP_OUT_LOW.
+ */
+#define HPS_HTTP_OUT_HIGH (4u << 20)
+#define HPS_HTTP_OUT_LOW (1u << 20)
+
+static const char hps_http_continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* After this thread wrote answers: pause a connection whose client does not
+ * read, and send a 100 Continue that waited for the answers owed before it. */
+static inline void hps_http_after_answers(hps_ctx *ctx, void *sender, HP_CONNID id, hps_http_conn *st)
+{
+    int pending = 0, pause = 0, cont = 0;
+    if (ctx->ops->get_pending(sender, id, &pending) && pending > (int)HPS_HTTP_OUT_HIGH)
+        pause = 1;
+    hps_lock(ctx);
+    if (pause && !st->out_paused)
+        st->out_paused = 1;
+    else
+        pause = 0;
+    if (st->continue_owed && !st->sending && st->send_seq == st->next_seq && st->parked == NULL
+        && !st->closed_by_us) {
+        st->continue_owed = 0;
+        st->sending = 1;
+        cont = 1;
+    }
+    hps_unlock(ctx);
+    if (pause)
+        HP_Server_PauseReceive(sender, id, 1);
+    if (cont) {
+        hps_http_send_raw(ctx, sender, id, (const unsigned char *)hps_http_continue_line,
+                          sizeof(hps_http_continue_line) - 1);
+        hps_lock(ctx);
+        st->sending = 0;
+        hps_unlock(ctx);
+    }
+}
+
 /* Flags of a piece of a response (hps_http_submit). */
 #define HPS_HTTP_END 1     /* the last piece of this response */
 #define HPS_HTTP_CLOSE 2   /* with END: the connection ends after it */
@@ -856,8 +910,11 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
         hps_unlock(ctx);
         hps_http_send_raw(ctx, sender, id, q->data, q->len);
     }
-    if (do_close)
+    if (do_close) {
         hps_http_close(ctx, sender, id, st);
+    } else {
+        hps_http_after_answers(ctx, sender, id, st);
+    }
     hps_http_conn_unref(st);
     return 1;
 }
@@ -902,13 +959,15 @@ static inline void hps_http_refuse(hps_ctx *ctx, void *sender, HP_CONNID id,
  * still owed (an interim answer must not overtake them). */
 static inline void hps_http_continue(hps_ctx *ctx, void *sender, HP_CONNID id, hps_http_conn *st)
 {
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     int now;
     hps_lock(ctx);
     now = st->send_seq == st->next_seq && !st->sending && st->parked == NULL;
+    if (!now)
+        st->continue_owed = 1;   /* sent by the thread that writes the last owed answer */
     hps_unlock(ctx);
     if (now)
-        hps_http_send_raw(ctx, sender, id, (const unsigned char *)cont, sizeof(cont) - 1);
+        hps_http_send_raw(ctx, sender, id, (const unsigned char *)hps_http_continue_line,
+                          sizeof(hps_http_continue_line) - 1);
 }
 
 
@@ -1075,17 +1134,98 @@ static void hps_http_jobs_drop(hps_http_cfg *cfg)
 /* ------------------------------------------------------------------ */
 /* The sweeper: keep-alive, header and body timeouts                      */
 
-#define HPS_SWEEP_IDS 4096
+#define HPS_SWEEP_NONE 0
+#define HPS_SWEEP_IDLE 1       /* idle keep-alive connection: closed without a word */
+#define HPS_SWEEP_SLOW 2       /* a request too slow to arrive: 408 in order, then closed */
+#define HPS_SWEEP_DRAIN 3      /* a closing answer still queued */
+#define HPS_SWEEP_RESUME 4     /* its client reads its answers again */
+
+static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, unsigned long long now)
+{
+    int known, verdict = HPS_SWEEP_NONE, pending = 0;
+    unsigned long long seq = 0, idle = now;
+    hps_conn *rec;
+    hps_http_conn *st;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+    if (rec != NULL && st == NULL) {
+        /* Connected, no request yet: idle from now. */
+        st = (hps_http_conn *)calloc(1, sizeof(hps_http_conn));
+        if (st != NULL) {
+            st->refs = 1;
+            st->idle_since_ms = now;
+            rec->family = st;
+        }
+        st = NULL;
+    } else if (st != NULL && st->close_when_drained) {
+        verdict = HPS_SWEEP_DRAIN;
+        idle = st->idle_since_ms;
+    } else if (st != NULL && !st->closed_by_us) {
+        int owed = st->send_seq != st->next_seq || st->sending || st->parked != NULL;
+        if (st->out_paused) {
+            verdict = HPS_SWEEP_RESUME;
+        } else if (st->in_message && !__atomic_load_n(&st->dead, __ATOMIC_ACQUIRE)) {
+            if ((!st->headers_done && now - st->begin_ms > cfg->header_ms)
+                || (st->headers_done && now - st->last_rx_ms > cfg->body_ms)) {
+                /* Its 408 takes the next number, after the answers owed. */
+                verdict = HPS_SWEEP_SLOW;
+                __atomic_store_n(&st->dead, 1, __ATOMIC_RELEASE);
+                seq = st->next_seq++;
+                __atomic_add_fetch(&st->refs, 1, __ATOMIC_ACQ_REL);
+            }
+        } else if (!owed && !st->in_message && now - st->idle_since_ms > cfg->keep_alive_ms) {
+            verdict = HPS_SWEEP_IDLE;
+            st->closed_by_us = 1;
+        }
+    }
+    hps_unlock(ctx);
+    switch (verdict) {
+    case HPS_SWEEP_SLOW: {
+        char buf[512];
+        WSABUF b;
+        HP_Server_PauseReceive(ctx->sender, id, 1);   /* nothing after it is read */
+        b.buf = (unsigned char *)buf;
+        b.len = (unsigned int)hps_http_error_response(408, buf, sizeof(buf));
+        hps_http_submit(ctx, ctx->sender, id, seq, &b, 1, HPS_HTTP_END | HPS_HTTP_CLOSE);
+        hps_http_conn_unref(st);
+        break;
+    }
+    case HPS_SWEEP_IDLE:
+        hps_disconnect(ctx, id, 1);
+        break;
+    case HPS_SWEEP_DRAIN:
+        /* Half-close once written, or close if the client reads nothing. */
+        if (hps_http_drained(ctx, ctx->sender, id))
+            hps_disconnect(ctx, id, 0);
+        else if (now - idle > cfg->keep_alive_ms + cfg->body_ms)
+            hps_disconnect(ctx, id, 1);
+        break;
+    case HPS_SWEEP_RESUME:
+        if (ctx->ops->get_pending(ctx->sender, id, &pending) && pending < (int)HPS_HTTP_OUT_LOW) {
+            hps_lock(ctx);
+            rec = hps_conn_get(ctx, id, 0, &known);
+            st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+            if (st != NULL && st->out_paused && !__atomic_load_n(&st->dead, __ATOMIC_ACQUIRE)) {
+                st->out_paused = 0;
+                HP_Server_PauseReceive(ctx->sender, id, 0);
+            }
+            hps_unlock(ctx);
+        }
+        break;
+    }
+}
 
 static void *hps_http_sweeper(void *arg)
 {
     hps_ctx *ctx = (hps_ctx *)arg;
     hps_http_cfg *cfg = (hps_http_cfg *)ctx->family;
-    HP_CONNID *ids = (HP_CONNID *)malloc(sizeof(HP_CONNID) * HPS_SWEEP_IDS);
+    HP_CONNID *ids = NULL;
+    DWORD cap = 0;
     for (;;) {
         struct timespec until;
         unsigned long long now;
-        DWORD n = HPS_SWEEP_IDS, i;
+        DWORD n, i;
         int stop;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += 250 * 1000000L;
@@ -1098,66 +1238,23 @@ static void *hps_http_sweeper(void *arg)
             pthread_cond_timedwait(&cfg->sweep_cond, &cfg->sweep_lock, &until);
         stop = cfg->sweeper_stop;
         pthread_mutex_unlock(&cfg->sweep_lock);
-        if (stop || ids == NULL)
+        if (stop)
             break;
-        if (!HP_Server_GetAllConnectionIDs(ctx->sender, ids, &n))
-            n = 0;   /* more than HPS_SWEEP_IDS: checked next round, in part */
-        now = hps_now_ms();
-        for (i = 0; i < n && i < HPS_SWEEP_IDS; i++) {
-            int known, verdict = 0;
-            unsigned long long st_idle = now;
-            hps_conn *rec;
-            hps_http_conn *st;
-            hps_lock(ctx);
-            rec = hps_conn_get(ctx, ids[i], 0, &known);
-            st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
-            if (rec != NULL && st == NULL) {
-                /* Connected, no request yet: idle from now. */
-                st = (hps_http_conn *)calloc(1, sizeof(hps_http_conn));
-                if (st != NULL) {
-                    st->refs = 1;
-                    st->idle_since_ms = now;
-                    rec->family = st;
-                }
-            } else if (st != NULL && st->close_when_drained) {
-                verdict = -2;
-                st_idle = st->idle_since_ms;
-            } else if (st != NULL && !st->closed_by_us) {
-                int owed = st->send_seq != st->next_seq || st->sending || st->parked != NULL;
-                if (st->in_message && !st->dead) {
-                    if ((!st->headers_done && now - st->begin_ms > cfg->header_ms)
-                        || (st->headers_done && now - st->last_rx_ms > cfg->body_ms))
-                        verdict = owed ? -1 : 408;
-                } else if (!owed && !st->in_message && now - st->idle_since_ms > cfg->keep_alive_ms) {
-                    verdict = -1;   /* idle keep-alive connection: close without a word */
-                }
-                if (verdict > 0) {
-                    /* Nothing the client sends after the 408 is read. */
-                    st->closed_by_us = 1;
-                    st->close_when_drained = 1;
-                    __atomic_store_n(&st->dead, 1, __ATOMIC_RELEASE);
-                } else if (verdict < 0) {
-                    st->closed_by_us = 1;
-                }
-            }
-            hps_unlock(ctx);
-            if (verdict > 0) {
-                /* A request too slow to arrive: 408, then close. */
-                char buf[512];
-                size_t len = hps_http_error_response(verdict, buf, sizeof(buf));
-                HP_Server_PauseReceive(ctx->sender, ids[i], 1);
-                hps_http_send_raw(ctx, ctx->sender, ids[i], (const unsigned char *)buf, len);
-            } else if (verdict == -1) {
-                hps_disconnect(ctx, ids[i], 1);
-            } else if (verdict == -2) {
-                /* A closing response still queued: half-close once written,
-                 * or close after keep_alive_timeout if the client reads nothing. */
-                if (hps_http_drained(ctx, ctx->sender, ids[i]))
-                    hps_disconnect(ctx, ids[i], 0);
-                else if (now - st_idle > cfg->keep_alive_ms + cfg->body_ms)
-                    hps_disconnect(ctx, ids[i], 1);
-            }
+        /* Room for every connection, with some to spare for new ones. */
+        n = HP_Server_GetConnectionCount(ctx->sender) + 256;
+        if (n > cap) {
+            HP_CONNID *more = (HP_CONNID *)realloc(ids, sizeof(HP_CONNID) * n);
+            if (more == NULL)
+                continue;
+            ids = more;
+            cap = n;
         }
+        n = cap;
+        if (!HP_Server_GetAllConnectionIDs(ctx->sender, ids, &n))
+            continue;   /* more arrived meanwhile: the next round has room */
+        now = hps_now_ms();
+        for (i = 0; i < n; i++)
+            hps_http_sweep_one(ctx, cfg, ids[i], now);
     }
     free(ids);
     return NULL;
