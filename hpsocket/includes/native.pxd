@@ -226,6 +226,12 @@ cdef extern from "_http.h" nogil:
     void hps_http_thread_count(hps_http_cfg* cfg, int delta)
     void hps_http_jobs_open(hps_http_cfg* cfg)
     void hps_http_jobs_close(hps_http_cfg* cfg)
+    hps_http_pipe* hps_http_pipe_new(void* sender, HP_CONNID conn_id)
+    void hps_http_pipe_release(hps_http_pipe* p)
+    void hps_http_pipe_end(hps_http_pipe* p, int error)
+    long hps_http_pipe_read(hps_http_pipe* p, unsigned char* out, size_t n, int timeout_ms)
+    void hps_http_pipe_discard(hps_http_pipe* p)
+    int hps_http_last_answer(hps_ctx* ctx, HP_CONNID conn_id, unsigned long long seq)
 
 cdef extern from "_http_client.h" nogil:
     ctypedef struct hps_httpc_cfg:
@@ -292,9 +298,3 @@ cdef extern from "_http_client.h" nogil:
     void hps_httpc_sync_lock(hps_httpc_sync* s)
     void hps_httpc_sync_unlock(hps_httpc_sync* s)
     unsigned long long hps_httpc_now_ms()
-    hps_http_pipe* hps_http_pipe_new(void* sender, HP_CONNID conn_id)
-    void hps_http_pipe_release(hps_http_pipe* p)
-    void hps_http_pipe_end(hps_http_pipe* p, int error)
-    long hps_http_pipe_read(hps_http_pipe* p, unsigned char* out, size_t n, int timeout_ms)
-    void hps_http_pipe_discard(hps_http_pipe* p)
-    int hps_http_last_answer(hps_ctx* ctx, HP_CONNID conn_id, unsigned long long seq)
