@@ -35,7 +35,11 @@ enum {
     HPS_EVI_RECEIVE, HPS_EVI_CLOSE, HPS_EVI_SHUTDOWN, HPS_EVI_REFUSED,
     HPS_EVI_REQUEST,   /* HTTP server: one whole request */
     HPS_EVI_RESPONSE,  /* HTTP agent/client: one whole response */
-    HPS_EVI_PARSE_ERROR,   /* HTTP agent/client: the server sent what is not HTTP */
+    HPS_EVI_PARSE_ERROR,   /* HTTP: the peer sent what is not HTTP */
+    /* HTTP server: the library's parser events, for classes that want them */
+    HPS_EVI_MESSAGE_BEGIN, HPS_EVI_REQUEST_LINE, HPS_EVI_HEADER, HPS_EVI_HEADERS_COMPLETE,
+    HPS_EVI_BODY, HPS_EVI_CHUNK_HEADER, HPS_EVI_CHUNK_COMPLETE, HPS_EVI_MESSAGE_COMPLETE,
+    HPS_EVI_UPGRADE,
     HPS_EV_COUNT
 };
 enum {
@@ -50,7 +54,11 @@ enum {
     HPS_EV_REFUSED = 1 << HPS_EVI_REFUSED,
     HPS_EV_REQUEST = 1 << HPS_EVI_REQUEST,
     HPS_EV_RESPONSE = 1 << HPS_EVI_RESPONSE,
-    HPS_EV_PARSE_ERROR = 1 << HPS_EVI_PARSE_ERROR
+    HPS_EV_PARSE_ERROR = 1 << HPS_EVI_PARSE_ERROR,
+    HPS_EV_PARSER = (1 << HPS_EVI_MESSAGE_BEGIN) | (1 << HPS_EVI_REQUEST_LINE) | (1 << HPS_EVI_HEADER)
+                    | (1 << HPS_EVI_HEADERS_COMPLETE) | (1 << HPS_EVI_BODY) | (1 << HPS_EVI_CHUNK_HEADER)
+                    | (1 << HPS_EVI_CHUNK_COMPLETE) | (1 << HPS_EVI_MESSAGE_COMPLETE) | (1 << HPS_EVI_UPGRADE)
+                    | (1 << HPS_EVI_PARSE_ERROR)
 };
 
 /* ------------------------------------------------------------------ */

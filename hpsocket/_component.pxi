@@ -28,6 +28,19 @@
 # subclass keeps its own in its __dict__, so it lives and dies with the class.
 cdef dict _builtin_class_info = {}
 
+# Events whose default method is a family class's own no-op (HttpServer's
+# parser events), not Component's: overridden only where a Python subclass
+# defines them.  A family adds its names here.
+cdef set _quiet_defaults = set()
+
+
+cdef type _extension_base(type cls):
+    """The first extension type (not a Python class) of cls's MRO."""
+    for k in cls.__mro__:
+        if not ((<type>k).__flags__ & Py_TPFLAGS_HEAPTYPE):
+            return k
+    return Component
+
 
 cdef tuple _class_info(type cls, const Ops* ops):
     """(mask, functions) of the events a class overrides, computed once per
@@ -40,13 +53,15 @@ cdef tuple _class_info(type cls, const Ops* ops):
     if info is not None:
         return info
     cdef unsigned int mask = 0
+    cdef type ext = _extension_base(cls)
     fns = [None] * EV_COUNT
     for index, names in <object>ops.events:
         name = names[ops.role]
         if name is None:
             continue
         fn = getattr(cls, name, None)
-        if fn is not None and fn is not getattr(Component, name, None):
+        default = getattr(ext if name in _quiet_defaults else Component, name, None)
+        if fn is not None and fn is not default:
             mask |= 1u << index
             fns[index] = fn
     info = (mask, tuple(fns))

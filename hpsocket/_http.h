@@ -1140,6 +1140,13 @@ static void hps_http_jobs_drop(hps_http_cfg *cfg)
 #define HPS_SWEEP_DRAIN 3      /* a closing answer still queued */
 #define HPS_SWEEP_RESUME 4     /* its client reads its answers again */
 
+/* Milliseconds from t to now; 0 if t is later (a worker stamped it after
+ * the sweeper read the clock: unsigned, the difference would be huge). */
+static inline unsigned long long hps_since(unsigned long long now, unsigned long long t)
+{
+    return now > t ? now - t : 0;
+}
+
 static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, unsigned long long now)
 {
     int known, verdict = HPS_SWEEP_NONE, pending = 0;
@@ -1166,15 +1173,15 @@ static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, un
         if (st->out_paused) {
             verdict = HPS_SWEEP_RESUME;
         } else if (st->in_message && !__atomic_load_n(&st->dead, __ATOMIC_ACQUIRE)) {
-            if ((!st->headers_done && now - st->begin_ms > cfg->header_ms)
-                || (st->headers_done && now - st->last_rx_ms > cfg->body_ms)) {
+            if ((!st->headers_done && hps_since(now, st->begin_ms) > cfg->header_ms)
+                || (st->headers_done && hps_since(now, st->last_rx_ms) > cfg->body_ms)) {
                 /* Its 408 takes the next number, after the answers owed. */
                 verdict = HPS_SWEEP_SLOW;
                 __atomic_store_n(&st->dead, 1, __ATOMIC_RELEASE);
                 seq = st->next_seq++;
                 __atomic_add_fetch(&st->refs, 1, __ATOMIC_ACQ_REL);
             }
-        } else if (!owed && !st->in_message && now - st->idle_since_ms > cfg->keep_alive_ms) {
+        } else if (!owed && !st->in_message && hps_since(now, st->idle_since_ms) > cfg->keep_alive_ms) {
             verdict = HPS_SWEEP_IDLE;
             st->closed_by_us = 1;
         }
@@ -1198,7 +1205,7 @@ static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, un
         /* Half-close once written, or close if the client reads nothing. */
         if (hps_http_drained(ctx, ctx->sender, id))
             hps_disconnect(ctx, id, 0);
-        else if (now - idle > cfg->keep_alive_ms + cfg->body_ms)
+        else if (hps_since(now, idle) > cfg->keep_alive_ms + cfg->body_ms)
             hps_disconnect(ctx, id, 1);
         break;
     case HPS_SWEEP_RESUME:

@@ -19,7 +19,22 @@ _HTTP_EVENTS = (
     (EVI_SHUTDOWN, ("on_shutdown", None, None)),
     (EVI_REFUSED, ("on_refused", None, None)),
     (EVI_REQUEST, ("on_request", None, None)),
+    (EVI_MESSAGE_BEGIN, ("on_message_begin", None, None)),
+    (EVI_REQUEST_LINE, ("on_request_line", None, None)),
+    (EVI_HEADER, ("on_header", None, None)),
+    (EVI_HEADERS_COMPLETE, ("on_headers_complete", None, None)),
+    (EVI_BODY, ("on_body", None, None)),
+    (EVI_CHUNK_HEADER, ("on_chunk_header", None, None)),
+    (EVI_CHUNK_COMPLETE, ("on_chunk_complete", None, None)),
+    (EVI_MESSAGE_COMPLETE, ("on_message_complete", None, None)),
+    (EVI_UPGRADE, ("on_upgrade", None, None)),
+    (EVI_PARSE_ERROR, ("on_parse_error", None, None)),
 )
+
+
+_quiet_defaults.update(("on_message_begin", "on_request_line", "on_header", "on_headers_complete",
+                        "on_body", "on_chunk_header", "on_chunk_complete", "on_message_complete",
+                        "on_upgrade", "on_parse_error"))
 
 
 # -- requests ------------------------------------------------------------------
@@ -788,6 +803,47 @@ cdef int _http_serve_jobs(HttpServer server, hps_http_cfg* cfg) except -1:
             free(job)
 
 
+cdef int _ev_parser(HttpServer self, int index, HP_CONNID conn_id, const char* s1, const char* s2,
+                    const BYTE* data, int number) noexcept:
+    """Dispatcher of the parser events a class overrides: 1 to refuse the
+    request (the handler returned HandleResult.ERROR or raised), else 0."""
+    cdef object fn = _fn(self, index)
+    try:
+        if index == EVI_REQUEST_LINE or index == EVI_HEADER:
+            r = fn(self, conn_id, _latin1(s1), _latin1(s2))
+        elif index == EVI_BODY:
+            r = fn(self, conn_id, PyBytes_FromStringAndSize(<const char*>data, number))
+        elif index == EVI_CHUNK_HEADER or index == EVI_UPGRADE:
+            r = fn(self, conn_id, number)
+        elif index == EVI_PARSE_ERROR:
+            r = fn(self, conn_id, number, _latin1(s1) if s1 != NULL else "")
+        else:
+            r = fn(self, conn_id)
+        return 1 if _result(r) == HR_ERROR else 0
+    except BaseException as exc:
+        self._failed(index, conn_id, exc)
+        return 1
+
+
+cdef inline bint _http_raw(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_http_conn* st, int index,
+                           const char* s1, const char* s2, const BYTE* data, int number) noexcept nogil:
+    """The class's own on_<parser event>, if it overrides it (else nothing,
+    without the GIL): True if the request is to be refused."""
+    cdef hps_owner saved
+    cdef int rc
+    if (ctx.mask & (1u << index)) == 0 or (st != NULL and st.dead):
+        return False
+    if _handled(sender, 1u << index) == NULL:
+        return False
+    saved = hps_conn_call_begin(sender, conn_id)
+    with gil:
+        rc = _ev_parser(<HttpServer><object>ctx.owner, index, conn_id, s1, s2, data, number)
+    hps_conn_call_end(saved)
+    if rc and st != NULL and index != EVI_PARSE_ERROR:
+        _http_refuse(ctx, sender, conn_id, st, 400)
+    return rc != 0
+
+
 # -- trampolines (without the GIL) -----------------------------------------------
 
 cdef inline hps_http_conn* _http_conn(void* sender, HP_CONNID conn_id, hps_ctx** pctx) noexcept nogil:
@@ -813,6 +869,8 @@ cdef En_HP_HttpParseResult _http_on_message_begin(void* sender, HP_CONNID conn_i
     if not st.dead:
         hps_http_begin(st)
         st.batched = hps_http_follows(sender, conn_id)
+        if ctx.mask & EV_PARSER:
+            _http_raw(ctx, sender, conn_id, st, EVI_MESSAGE_BEGIN, NULL, NULL, NULL, 0)
     return HPR_OK
 
 
@@ -821,6 +879,8 @@ cdef En_HP_HttpParseResult _http_on_request_line(void* sender, HP_CONNID conn_id
     cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
     if st != NULL and not st.dead:
         hps_http_request_line(st, <hps_http_cfg*>ctx.family, method, url)
+        if ctx.mask & EV_PARSER:
+            _http_raw(ctx, sender, conn_id, st, EVI_REQUEST_LINE, method, url, NULL, 0)
     return HPR_OK
 
 
@@ -829,6 +889,8 @@ cdef En_HP_HttpParseResult _http_on_header(void* sender, HP_CONNID conn_id, LPCT
     cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
     if st != NULL and not st.dead:
         hps_http_header(st, <hps_http_cfg*>ctx.family, name, value)
+        if ctx.mask & EV_PARSER:
+            _http_raw(ctx, sender, conn_id, st, EVI_HEADER, name, value, NULL, 0)
     return HPR_OK
 
 
@@ -840,6 +902,9 @@ cdef En_HP_HttpParseResult _http_on_headers_complete(void* sender, HP_CONNID con
         return HPR_OK
     cfg = <hps_http_cfg*>ctx.family
     hps_http_headers_done(st, cfg, HP_HttpServer_GetVersion(sender, conn_id))
+    if (ctx.mask & EV_PARSER) and not st.error:
+        if _http_raw(ctx, sender, conn_id, st, EVI_HEADERS_COMPLETE, NULL, NULL, NULL, 0):
+            return HPR_OK
     if st.error:
         # Answered now, before any body arrives; the body is then ignored.
         _http_refuse(ctx, sender, conn_id, st, st.error)
@@ -889,6 +954,8 @@ cdef En_HP_HttpParseResult _http_on_body(void* sender, HP_CONNID conn_id, const 
     if st == NULL or st.dead:
         return HPR_OK
     hps_http_body(st, <hps_http_cfg*>ctx.family, data, length)
+    if (ctx.mask & EV_PARSER) and not st.error and not st.dead:
+        _http_raw(ctx, sender, conn_id, st, EVI_BODY, NULL, NULL, data, length)
     if st.error:
         if st.pipe != NULL:
             _http_end_stream(sender, conn_id, st, 1)   # the handler answers; then the close
@@ -910,15 +977,23 @@ cdef void _http_end_stream(void* sender, HP_CONNID conn_id, hps_http_conn* st, b
 
 cdef En_HP_HttpParseResult _http_on_chunk_header(void* sender, HP_CONNID conn_id, int length) noexcept nogil:
     cdef hps_ctx* ctx
-    cdef hps_http_conn* st
+    cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if st == NULL:
+        return HPR_OK
     if length == 0:
-        st = _http_conn(sender, conn_id, &ctx)
-        if st != NULL:
-            st.in_trailers = 1
+        st.in_trailers = 1
+    if ctx.mask & EV_PARSER:
+        _http_raw(ctx, sender, conn_id, st, EVI_CHUNK_HEADER, NULL, NULL, NULL, length)
     return HPR_OK
 
 
 cdef En_HP_HttpParseResult _http_on_chunk_complete(void* sender, HP_CONNID conn_id) noexcept nogil:
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    cdef hps_http_conn* st
+    if ctx != NULL and (ctx.mask & EV_PARSER):
+        st = _http_conn(sender, conn_id, &ctx)
+        if st != NULL:
+            _http_raw(ctx, sender, conn_id, st, EVI_CHUNK_COMPLETE, NULL, NULL, NULL, 0)
     return HPR_OK
 
 
@@ -932,6 +1007,9 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
     cdef hps_http_job* job
     if st == NULL:
         return HPR_OK
+    if (ctx.mask & EV_PARSER) and not st.error and not st.dead:
+        if _http_raw(ctx, sender, conn_id, st, EVI_MESSAGE_COMPLETE, NULL, NULL, NULL, 0):
+            return HPR_OK
     if st.pipe != NULL:
         # A streamed request: dispatched at its headers, its body now whole.
         _http_end_stream(sender, conn_id, st, st.error != 0)
@@ -974,12 +1052,17 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
 cdef En_HP_HttpParseResult _http_on_upgrade(void* sender, HP_CONNID conn_id, En_HP_HttpUpgradeType kind) noexcept nogil:
     # Upgrades are refused: the request was answered as an ordinary one,
     # with Connection: close, and nothing after it is read.
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    if ctx != NULL and (ctx.mask & EV_PARSER):
+        _http_raw(ctx, sender, conn_id, NULL, EVI_UPGRADE, NULL, NULL, NULL, <int>kind)
     return HPR_OK
 
 
 cdef En_HP_HttpParseResult _http_on_parse_error(void* sender, HP_CONNID conn_id, int code, LPCTSTR desc) noexcept nogil:
     cdef hps_ctx* ctx
     cdef hps_http_conn* st = _http_conn(sender, conn_id, &ctx)
+    if ctx != NULL and (ctx.mask & EV_PARSE_ERROR) and (st == NULL or not st.dead):
+        _http_raw(ctx, sender, conn_id, NULL, EVI_PARSE_ERROR, desc, NULL, NULL, code)
     if st != NULL and st.pipe != NULL:
         _http_end_stream(sender, conn_id, st, 1)   # the library closes the connection now
     elif st != NULL and not st.dead:
@@ -1086,6 +1169,43 @@ cdef class HttpServer(Server):
         """A whole request arrived (worker thread).  Return (status, headers,
         body), or None and call respond() later.  The default answers 404."""
         return 404, (("Content-Type", "text/plain; charset=utf-8"),), b"Not Found\n"
+
+    # The library's parser events, on the worker thread, for a class that
+    # wants them besides on_request (each one not overridden costs nothing).
+    # HandleResult.ERROR (or an exception) refuses the request with 400.
+
+    def on_message_begin(self, conn_id):
+        """A request's first byte."""
+
+    def on_request_line(self, conn_id, method, target):
+        """The request line was parsed."""
+
+    def on_header(self, conn_id, name, value):
+        """One header field (str), in wire order."""
+
+    def on_headers_complete(self, conn_id):
+        """The header block ended."""
+
+    def on_body(self, conn_id, data):
+        """A piece of the body (bytes), as it arrived."""
+
+    def on_chunk_header(self, conn_id, length):
+        """A chunk of a chunked body begins (0: the last)."""
+
+    def on_chunk_complete(self, conn_id):
+        """A chunk ended."""
+
+    def on_message_complete(self, conn_id):
+        """The request is complete (on_request follows)."""
+
+    def on_upgrade(self, conn_id, upgrade_type):
+        """The request asked to upgrade the connection (1 WebSocket, 2
+        CONNECT, -1 other); it is refused: answered as an ordinary request,
+        then closed."""
+
+    def on_parse_error(self, conn_id, code, description):
+        """The peer sent what is not HTTP (http_parser's error code); it is
+        answered 400 (or 431, 501) and closed."""
 
     def start(self, host="0.0.0.0", port=0):
         """Listen on host:port (port 0: any free port; see listen_address)."""
