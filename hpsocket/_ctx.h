@@ -15,6 +15,7 @@
 #define HPSOCKET_CTX_H
 
 #include <pthread.h>
+#include <sched.h>
 
 #include "_base.h"
 #include "_buf.h"
@@ -45,6 +46,11 @@ typedef struct hps_ops {
 
 /* ------------------------------------------------------------------ */
 /* Context and connection records                                       */
+
+/* hps_conn.direct: may a direct write be made to the socket (_send.h)? */
+#define HPS_DIRECT_IDLE 0   /* yes */
+#define HPS_DIRECT_BUSY 1   /* one is being made (one non-blocking sendmsg long) */
+#define HPS_DIRECT_OFF 2    /* no: the library's queue only, for good */
 
 typedef struct hps_conn {
     PyObject *extra;   /* strong reference, or NULL */
@@ -184,6 +190,13 @@ static inline hps_conn *hps_conn_detach(hps_ctx *ctx, HP_CONNID id)
         ctx->ops->set_conn_extra(ctx->sender, id, HPS_CLOSED);
     }
     hps_unlock(ctx);
+    /* Detached, no new direct write starts; one in progress on another
+     * thread (an HTTP answer, _http.h) must end before the library closes
+     * the socket after OnClose, so that it never writes to a reused
+     * descriptor. */
+    if (rec != NULL)
+        while (__atomic_load_n(&rec->direct, __ATOMIC_ACQUIRE) == HPS_DIRECT_BUSY)
+            sched_yield();
     return rec;
 }
 

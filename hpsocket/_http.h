@@ -667,10 +667,12 @@ static inline size_t hps_http_error_response(int status, char *out, size_t cap)
  *   - hps_http_submit lets one thread at a time write a connection's
  *     responses, and HTTP sends nothing else but interim answers that wait
  *     until no response is owed;
- *   - ctx->lock is held across the write, and the library closes the socket
- *     only after OnClose has detached the record under that lock, so the
- *     descriptor is still this connection's;
- *   - rec->direct goes BUSY meanwhile, as for a callback's direct write.
+ *   - rec->direct is BUSY during the write, and a closing connection's
+ *     record, once detached (no new write starts), waits for it to go IDLE
+ *     before OnClose returns and the library closes the socket: the
+ *     descriptor is still this connection's (hps_conn_detach, _ctx.h).
+ *     ctx->lock is not held across the system call: the worker needs it
+ *     for every parser event.
  * The rest of a short write goes to the library's queue, behind it.
  */
 static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABUF *bufs, int count,
@@ -678,7 +680,7 @@ static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABU
 {
     struct iovec iov[HPS_DIRECT_MAX_IOV];
     struct msghdr msg;
-    int known, i, pending = 1, state = HPS_DIRECT_IDLE, rc;
+    int known, i, fd, pending = 1, state = HPS_DIRECT_IDLE, rc;
     ssize_t w;
     hps_conn *rec;
     if (hps_is_owner(sender, ctx->role, id)) {
@@ -697,6 +699,8 @@ static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABU
         hps_unlock(ctx);
         return ctx->ops->send_packets(sender, id, bufs, count);
     }
+    fd = rec->fd;
+    hps_unlock(ctx);
     if (!ctx->ops->get_pending(sender, id, &pending) || pending != 0) {
         rc = ctx->ops->send_packets(sender, id, bufs, count);
     } else {
@@ -708,7 +712,7 @@ static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABU
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)count;
         do {
-            w = sendmsg(rec->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+            w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         } while (w < 0 && errno == EINTR);
         if (w < 0)
             w = 0;   /* EAGAIN, or a broken connection the library will see */
@@ -724,7 +728,6 @@ static inline int hps_http_write(hps_ctx *ctx, void *sender, HP_CONNID id, WSABU
         }
     }
     __atomic_store_n(&rec->direct, HPS_DIRECT_IDLE, __ATOMIC_RELEASE);
-    hps_unlock(ctx);
     return rc;
 }
 

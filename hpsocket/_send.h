@@ -46,9 +46,7 @@
 #include "_ctx.h"
 #include "_thread.h"
 
-#define HPS_DIRECT_IDLE 0
-#define HPS_DIRECT_BUSY 1
-#define HPS_DIRECT_OFF 2
+/* HPS_DIRECT_IDLE, _BUSY, _OFF: hps_conn.direct's states, in _ctx.h. */
 
 #define HPS_DIRECT_MAX_IOV 16
 #define HPS_OUT_MAX 65536   /* bytes gathered before they are written at once */
