@@ -183,8 +183,8 @@ def command(kind, port, workers, paths, python=None):
                 "--port", str(port), "--workers", "1", "--http", "1", "--no-ws",
                 "--log-level", "warning", _WSGI_TARGET], False
     if kind == "hpsocket-wsgi":
-        return [py, "-m", "hpsocket.wsgi", _WSGI_TARGET, "--host", _HOST, "--port", str(port),
-                "--threads", str(workers)], False
+        # Its default request threads (8), as granian runs with its defaults.
+        return [py, "-m", "hpsocket.wsgi", _WSGI_TARGET, "--host", _HOST, "--port", str(port)], False
     raise ValueError("unknown server %r" % (kind,))
 
 
@@ -817,8 +817,8 @@ def _header(machine, cfg, kinds, unavailable, paths, out):
         "server's session from /proc/<pid>/stat over the measured run, per request and as "
         "a share of one CPU; pipelined latency: mean per batch (see below)" % (
             cfg["warmup"], cfg["duration"], cfg["rounds"], "" if cfg["rounds"] == 1 else "s"))
-    out("- servers (worker threads of native-http and hpsocket-http, threads of "
-        "hpsocket-wsgi: %d):" % cfg["workers"])
+    out("- servers (worker threads of native-http and hpsocket-http: %d; hpsocket-wsgi with its "
+        "default request threads):" % cfg["workers"])
     for kind in kinds:
         if kind in unavailable:
             out("  - %s: unavailable: %s" % (kind, unavailable[kind]))
@@ -857,8 +857,7 @@ def _build_parser():
     p.add_argument("--rounds", type=int, default=None,
                    help="runs per server and scenario (default %d)" % _FULL["rounds"])
     p.add_argument("--workers", type=int, default=1,
-                   help="worker threads of native-http and hpsocket-http, threads of "
-                        "hpsocket-wsgi (default %(default)s)")
+                   help="worker threads of native-http and hpsocket-http (default %(default)s)")
     pin = p.add_mutually_exclusive_group()
     pin.add_argument("--pin", dest="pin", action="store_true", default=None,
                      help="pin the server to CPU 0 and wrk to CPU 1 "
