@@ -212,31 +212,36 @@ class EchoServer(hpsocket.TcpServer):
 
 
 class Family:
-    """A family of components (TCP now; HTTP, WebSocket, UDP and aio add
+    """A family of components (TCP, HTTP; WebSocket, UDP and aio add
     theirs) as tests/test_family_contract.py sees it: every concrete class,
-    a server whose data handler is given, and one request/reply exchange
-    over a plain socket.  A new family gets the lifecycle, freeing and exit
-    contract tests by adding one of these to FAMILIES."""
+    a server whose data handler is given, and how a plain socket sends it a
+    request, reads the reply and sees a handler's failure.  A new family
+    gets the lifecycle, freeing, exit and fault contract tests by adding
+    one of these (a subclass where its wire differs) to FAMILIES."""
 
-    def __init__(self, name, classes, server_base, exchange, request=b"ping"):
+    def __init__(self, name, classes, server_base, request=b"ping"):
         self.name = name
         self.classes = classes            # every concrete class of the family
         self.server_base = server_base    # its server class, to subclass
-        self.exchange = exchange          # (sock, request) -> reply bytes
         self.request = request
 
-    def server_class(self, on_data, **methods):
-        """A server class whose data event calls on_data(server, conn_id,
-        data), which returns what to answer (None: no answer); methods are
-        more event handlers (on_shutdown=..., say)."""
+    def handlers(self, on_data):
+        """The event handlers that route a request's data to on_data and
+        send back what it returns."""
 
         def on_receive(srv, conn_id, data):
             reply = on_data(srv, conn_id, data)
             if reply is not None:
                 srv.send(conn_id, reply)
 
+        return dict(on_receive=on_receive)
+
+    def server_class(self, on_data, **methods):
+        """A server class whose data event calls on_data(server, conn_id,
+        data), which returns what to answer (None: no answer); methods are
+        more event handlers (on_shutdown=..., say)."""
         return type("%sTestServer" % self.name.title(), (self.server_base,),
-                    dict(methods, on_receive=on_receive))
+                    dict(methods, **self.handlers(on_data)))
 
     def server(self, on_data, **options):
         return self.server_class(on_data)(**options)
@@ -244,8 +249,74 @@ class Family:
     def echo_server(self, **options):
         return self.server(lambda srv, conn_id, data: data, **options)
 
+    def send(self, sock, data):
+        """Send one request carrying data, without reading."""
+        sock.sendall(data)
+
+    def exchange(self, sock, data):
+        """One request carrying data; the reply's data."""
+        return roundtrip(sock, data)
+
+    def assert_failed(self, sock):
+        """What a client sees of a handler that raised: here the close."""
+        assert sock.recv(10) == b""
+
     def __repr__(self):
         return self.name
+
+
+class HttpFamily(Family):
+    """HTTP: the data is a POST's body, the reply a 200's body; a handler
+    that raises gets its client a 500 with Connection: close, then the
+    close."""
+
+    def handlers(self, on_data):
+        def on_request(srv, request):
+            reply = on_data(srv, request.conn_id, request.body)
+            return None if reply is None else (200, [], reply)
+
+        return dict(on_request=on_request)
+
+    def send(self, sock, data):
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(data), data))
+
+    def exchange(self, sock, data):
+        self.send(sock, data)
+        status, headers, body = read_http_response(sock)
+        assert status == 200, (status, body)
+        return body
+
+    def assert_failed(self, sock):
+        status, headers, body = read_http_response(sock)
+        assert status == 500 and headers.get(b"connection") == b"close"
+        assert sock.recv(10) == b""
+
+
+def read_http_response(sock):
+    """(status, {lower-case name: value}, body) of one HTTP/1.1 response
+    framed by Content-Length, read from a blocking socket with a timeout."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed after {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get(b"content-length", b"0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed in a body, after {body!r}")
+        body += chunk
+    assert len(body) == length, "more than one response"
+    return status, headers, body
 
 
 TCP = Family(
@@ -254,10 +325,16 @@ TCP = Family(
              hpsocket.TcpAgent, hpsocket.TcpPullAgent, hpsocket.TcpPackAgent,
              hpsocket.TcpClient, hpsocket.TcpPullClient, hpsocket.TcpPackClient),
     server_base=hpsocket.TcpServer,
-    exchange=lambda sock, data: roundtrip(sock, data),
 )
 
-FAMILIES = (TCP,)
+HTTP = HttpFamily(
+    "http",
+    # HttpSyncClient is not a component: it wraps an HttpClient.
+    classes=(hpsocket.HttpServer, hpsocket.HttpAgent, hpsocket.HttpClient),
+    server_base=hpsocket.HttpServer,
+)
+
+FAMILIES = (TCP, HTTP)
 
 
 # -- bulk echo -----------------------------------------------------------------
