@@ -357,11 +357,19 @@ def test_deep_pipeline(child, full_mode, threads):
     data = b"".join(request_bytes("GET", f"/deep/{i}") for i in range(n))
     t0 = time.monotonic()
     with RawConn(srv.port, timeout=60) as conn:
-        for pos in range(0, len(data), 1 << 16):
-            conn.send(data[pos:pos + (1 << 16)])
-            while conn.poll():   # take the answers meanwhile
-                pass
-        responses = conn.read_responses(n, timeout=120)
+        # Sent from a thread while this one reads, as real clients do: the
+        # server stops reading a client that leaves 4 MiB of answers unread.
+        sender = conn.sock.dup()
+        sender.settimeout(60)
+        sent = []
+        t = threading.Thread(target=lambda: sent.append(sender.sendall(data) or True))
+        t.start()
+        try:
+            responses = conn.read_responses(n, timeout=120)
+        finally:
+            t.join(60)
+            sender.close()
+        assert sent == [True]
         assert conn.buf == b""
     elapsed = time.monotonic() - t0
     assert [json.loads(r.body)["target"] for r in responses] == [f"/deep/{i}" for i in range(n)]
