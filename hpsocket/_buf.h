@@ -21,6 +21,12 @@ static inline size_t hps_buf_len(const hps_buf *b)
     return b->tail - b->head;
 }
 
+/* The first live byte (valid until the buffer changes). */
+static inline const unsigned char *hps_buf_data(const hps_buf *b)
+{
+    return b->buf != NULL ? b->buf + b->head : (const unsigned char *)"";
+}
+
 static inline void hps_buf_free(hps_buf *b)
 {
     free(b->buf);

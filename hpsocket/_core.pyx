@@ -11,7 +11,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.tuple cimport PyTuple_GET_ITEM
-from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_AsUTF8AndSize
+from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8, PyUnicode_AsUTF8AndSize
 from libc.string cimport memset, strlen, strcmp, strncasecmp
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free
@@ -55,6 +55,7 @@ include "_framing.pxi"     # receive models: pull buffer, pack framing
 include "_roles.pxi"       # Server, Agent, Client
 include "_tcp.pxi"         # the TCP family
 include "_http.pxi"        # the HTTP family
+include "_ws.pxi"          # WebSocket on the HTTP server
 include "_http_client.pxi" # the HTTP family's clients
 
 # Started components, so that an exiting interpreter can stop them first: a

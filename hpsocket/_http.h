@@ -28,6 +28,7 @@
 #include "_ctx.h"
 #include "_send.h"
 #include "_tcp.h"
+#include "_ws.h"
 
 /* ------------------------------------------------------------------ */
 /* Per-server settings and the sweeper                                   */
@@ -40,6 +41,11 @@ typedef struct hps_http_cfg {
     unsigned int keep_alive_ms;   /* idle keep-alive connection */
     unsigned int header_ms;       /* first byte of a request to its end of headers */
     unsigned int body_ms;         /* longest pause inside a request body */
+    /* WebSocket connections (_ws.h) */
+    unsigned long long ws_max_message;
+    unsigned int ws_ping_ms;      /* a ping after this long without a frame; 0: never */
+    unsigned int ws_pong_ms;      /* then the pong's deadline, else the connection is dropped */
+    unsigned int ws_close_ms;     /* our Close's wait for the peer's */
     /* Requests for hpsocket's request threads (threads > 0), in arrival
      * order; the worker never takes the GIL for them. */
     int threads;
@@ -253,6 +259,11 @@ typedef struct hps_http_conn {
     int close_when_drained;   /* the sweeper half-closes once it is written */
     hps_http_parked *parked;
     unsigned long long idle_since_ms;
+    /* After an accepted WebSocket upgrade: its state (worker callbacks
+     * only), and whether our Close frame went (under ctx->lock; no frame
+     * may follow it). */
+    hps_ws *ws;
+    int ws_closing;
 } hps_http_conn;
 
 static inline unsigned long long hps_now_ms(void)
@@ -274,6 +285,7 @@ static inline void hps_http_conn_unref(hps_http_conn *st)
     }
     hps_buf_free(&st->head);
     hps_buf_free(&st->body);
+    hps_ws_free(st->ws);
     free(st);
 }
 
@@ -816,6 +828,11 @@ static inline void hps_http_after_answers(hps_ctx *ctx, void *sender, HP_CONNID 
 /* Flags of a piece of a response (hps_http_submit). */
 #define HPS_HTTP_END 1     /* the last piece of this response */
 #define HPS_HTTP_CLOSE 2   /* with END: the connection ends after it */
+#define HPS_HTTP_WS_FRAME 4   /* a WebSocket frame: refused after our Close */
+#define HPS_HTTP_WS_CLOSE 8   /* our Close frame: the last frame */
+/* The sequence number of a WebSocket connection's frames: they are pieces
+ * of the upgrade's answer (the 101), which never ends until the close. */
+#define HPS_HTTP_WS_SEQ (~0ull)
 
 /*
  * Send a piece of response number seq of a connection (bufs, count), in
@@ -841,6 +858,17 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
     if (st == NULL || st->closed_by_us) {
         hps_unlock(ctx);
         return 0;
+    }
+    if (seq == HPS_HTTP_WS_SEQ) {
+        if (st->ws == NULL || (st->ws_closing && (flags & (HPS_HTTP_WS_FRAME | HPS_HTTP_WS_CLOSE)))) {
+            hps_unlock(ctx);
+            return 0;
+        }
+        if (flags & HPS_HTTP_WS_CLOSE) {
+            st->ws_closing = 1;
+            __atomic_store_n(&st->ws->close_sent_ms, hps_now_ms(), __ATOMIC_RELAXED);
+        }
+        seq = st->ws->seq;
     }
     if (seq < st->send_seq) {
         hps_unlock(ctx);
@@ -971,6 +999,111 @@ static inline void hps_http_continue(hps_ctx *ctx, void *sender, HP_CONNID id, h
     if (now)
         hps_http_send_raw(ctx, sender, id, (const unsigned char *)hps_http_continue_line,
                           sizeof(hps_http_continue_line) - 1);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* WebSocket frames from the server (unmasked): pieces of the 101's answer,
+ * so that they follow it, and each other, in order from any thread       */
+
+static inline int hps_ws_send(hps_ctx *ctx, void *sender, HP_CONNID id, int opcode,
+                              const unsigned char *p, size_t n, int flags)
+{
+    unsigned char head[HPS_WS_HEAD_MAX];
+    WSABUF b[2];
+    b[0].buf = head;
+    b[0].len = (unsigned int)hps_ws_head(head, opcode, n, NULL);
+    b[1].buf = (unsigned char *)p;
+    b[1].len = (unsigned int)n;
+    return hps_http_submit(ctx, sender, id, HPS_HTTP_WS_SEQ, b, n ? 2 : 1,
+                           flags | (opcode == HPS_WS_CLOSE ? HPS_HTTP_WS_CLOSE : HPS_HTTP_WS_FRAME)) == 1;
+}
+
+/* Our Close frame (code 0: without a code); with end, the connection
+ * closes once it is written (the peer's Close came first). */
+static inline int hps_ws_send_close(hps_ctx *ctx, void *sender, HP_CONNID id, int code,
+                                    const unsigned char *reason, size_t reason_len, int end)
+{
+    unsigned char payload[125];
+    size_t n = hps_ws_close_payload(payload, code, reason, reason_len);
+    return hps_ws_send(ctx, sender, id, HPS_WS_CLOSE, payload, n,
+                       end ? HPS_HTTP_END | HPS_HTTP_CLOSE : 0);
+}
+
+/* The close handshake is over (the peer answered our Close): the
+ * connection closes once what is queued is written. */
+static inline void hps_ws_finish(hps_ctx *ctx, void *sender, HP_CONNID id)
+{
+    WSABUF b;
+    b.buf = (unsigned char *)"";
+    b.len = 0;
+    hps_http_submit(ctx, sender, id, HPS_HTTP_WS_SEQ, &b, 1, HPS_HTTP_END | HPS_HTTP_CLOSE);
+}
+
+/* A connection's WebSocket state, or NULL (worker callbacks only: the
+ * record cannot go while the library runs one of the connection's). */
+static inline hps_ws *hps_ws_of(hps_ctx *ctx, HP_CONNID id)
+{
+    int known;
+    hps_conn *rec;
+    hps_http_conn *st;
+    hps_ws *ws = NULL;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+    if (st != NULL)
+        ws = st->ws;
+    hps_unlock(ctx);
+    return ws;
+}
+
+/* A frame arrived (worker): the peer is alive. */
+static inline void hps_ws_seen(hps_ws *ws)
+{
+    __atomic_store_n(&ws->last_rx_ms, hps_now_ms(), __ATOMIC_RELAXED);
+}
+
+/* A pong arrived (worker): the keep-alive ping is answered. */
+static inline void hps_ws_ponged(hps_ws *ws)
+{
+    __atomic_store_n(&ws->ping_sent_ms, 0ull, __ATOMIC_RELAXED);
+}
+
+/* Make an accepted upgrade's connection a WebSocket (worker, before the
+ * 101 is submitted): 0, or -1 out of memory. */
+static inline int hps_ws_attach(hps_ctx *ctx, hps_http_conn *st, unsigned long long seq,
+                                unsigned long long max_message)
+{
+    hps_ws *ws = hps_ws_new(1, seq, max_message);
+    if (ws == NULL)
+        return -1;
+    hps_ws_seen(ws);
+    hps_lock(ctx);
+    st->ws = ws;
+    st->batched = 0;
+    hps_unlock(ctx);
+    return 0;
+}
+
+/* One message framed once, sent to each of n connections: how many took it. */
+static inline int hps_ws_broadcast(hps_ctx *ctx, void *sender, const HP_CONNID *ids, int n,
+                                   int opcode, const unsigned char *p, size_t len)
+{
+    unsigned char head[HPS_WS_HEAD_MAX];
+    WSABUF b[2];
+    int i, sent = 0;
+    unsigned int head_len = (unsigned int)hps_ws_head(head, opcode, len, NULL);
+    for (i = 0; i < n; i++) {
+        /* hps_http_submit may advance a buffer after a short write. */
+        b[0].buf = head;
+        b[0].len = head_len;
+        b[1].buf = (unsigned char *)p;
+        b[1].len = (unsigned int)len;
+        if (hps_http_submit(ctx, sender, ids[i], HPS_HTTP_WS_SEQ, b, len ? 2 : 1,
+                            HPS_HTTP_WS_FRAME) == 1)
+            sent++;
+    }
+    return sent;
 }
 
 
@@ -1142,6 +1275,8 @@ static void hps_http_jobs_drop(hps_http_cfg *cfg)
 #define HPS_SWEEP_SLOW 2       /* a request too slow to arrive: 408 in order, then closed */
 #define HPS_SWEEP_DRAIN 3      /* a closing answer still queued */
 #define HPS_SWEEP_RESUME 4     /* its client reads its answers again */
+#define HPS_SWEEP_WS_PING 5    /* a quiet WebSocket: is its peer still there? */
+#define HPS_SWEEP_WS_DROP 6    /* no pong, or no answer to our Close, in time */
 
 /* Milliseconds from t to now; 0 if t is later (a worker stamped it after
  * the sweeper read the clock: unsigned, the difference would be huge). */
@@ -1171,6 +1306,22 @@ static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, un
     } else if (st != NULL && st->close_when_drained) {
         verdict = HPS_SWEEP_DRAIN;
         idle = st->idle_since_ms;
+    } else if (st != NULL && st->ws != NULL && !st->closed_by_us && !st->out_paused) {
+        hps_ws *ws = st->ws;
+        unsigned long long close_sent = __atomic_load_n(&ws->close_sent_ms, __ATOMIC_RELAXED);
+        unsigned long long ping_sent = __atomic_load_n(&ws->ping_sent_ms, __ATOMIC_RELAXED);
+        if (st->ws_closing) {
+            if (close_sent && hps_since(now, close_sent) > cfg->ws_close_ms)
+                verdict = HPS_SWEEP_WS_DROP;
+        } else if (cfg->ws_ping_ms) {
+            if (ping_sent) {
+                if (hps_since(now, ping_sent) > cfg->ws_pong_ms)
+                    verdict = HPS_SWEEP_WS_DROP;
+            } else if (hps_since(now, __atomic_load_n(&ws->last_rx_ms, __ATOMIC_RELAXED)) > cfg->ws_ping_ms) {
+                verdict = HPS_SWEEP_WS_PING;
+                __atomic_store_n(&ws->ping_sent_ms, now, __ATOMIC_RELAXED);
+            }
+        }
     } else if (st != NULL && !st->closed_by_us) {
         int owed = st->send_seq != st->next_seq || st->sending || st->parked != NULL;
         if (st->out_paused) {
@@ -1202,7 +1353,11 @@ static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, un
         break;
     }
     case HPS_SWEEP_IDLE:
+    case HPS_SWEEP_WS_DROP:
         hps_disconnect(ctx, id, 1);
+        break;
+    case HPS_SWEEP_WS_PING:
+        hps_ws_send(ctx, ctx->sender, id, HPS_WS_PING, NULL, 0, 0);
         break;
     case HPS_SWEEP_DRAIN:
         /* Half-close once written, or close if the client reads nothing. */

@@ -29,12 +29,17 @@ _HTTP_EVENTS = (
     (EVI_MESSAGE_COMPLETE, ("on_message_complete", None, None)),
     (EVI_UPGRADE, ("on_upgrade", None, None)),
     (EVI_PARSE_ERROR, ("on_parse_error", None, None)),
+    (EVI_WEBSOCKET, ("on_websocket", None, None)),
+    (EVI_WS_OPEN, ("on_ws_open", None, None)),
+    (EVI_WS_MESSAGE, ("on_ws_message", None, None)),
+    (EVI_WS_CLOSE, ("on_ws_close", None, None)),
 )
 
 
 _quiet_defaults.update(("on_message_begin", "on_request_line", "on_header", "on_headers_complete",
                         "on_body", "on_chunk_header", "on_chunk_complete", "on_message_complete",
-                        "on_upgrade", "on_parse_error"))
+                        "on_upgrade", "on_parse_error", "on_websocket", "on_ws_open",
+                        "on_ws_message", "on_ws_close"))
 
 
 # -- requests ------------------------------------------------------------------
@@ -1031,6 +1036,22 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
     if _handled(sender, EV_REQUEST) == NULL:
         _http_refuse(ctx, sender, conn_id, st, 503)   # the server object is gone
         return HPR_OK
+    if (ctx.mask & EV_WEBSOCKET) and HP_HttpServer_GetUpgradeType(sender, conn_id) == HUT_WEB_SOCKET:
+        # Decided here, before the library reads on: a 101 (frames follow)
+        # or a refusal (nothing more is read).
+        hps_lock(ctx)
+        seq = st.next_seq
+        st.next_seq += 1
+        hps_unlock(ctx)
+        saved = hps_conn_call_begin(sender, conn_id)
+        with gil:
+            try:
+                _ev_websocket(<HttpServer><object>ctx.owner, conn_id, st, seq)
+            except BaseException as exc:
+                _write_unraisable(exc, <object>ctx.owner)
+        hps_conn_call_end(saved)
+        hps_http_reset(st)
+        return HPR_OK
     # Nothing after a request that ends the connection is read or answered.
     keep_alive = HP_HttpServer_IsKeepAlive(sender, conn_id) and not HP_HttpServer_IsUpgrade(sender, conn_id)
     if not keep_alive:
@@ -1100,6 +1121,7 @@ cdef void _http_register(void* listener, int role, int model, unsigned int mask,
     HP_Set_FN_HttpServer_OnMessageComplete(listener, _http_on_message_complete)
     HP_Set_FN_HttpServer_OnUpgrade(listener, _http_on_upgrade)
     HP_Set_FN_HttpServer_OnParseError(listener, _http_on_parse_error)
+    _ws_register(listener, mask)
 
 
 cdef void _http_family_stop(hps_ctx* ctx) noexcept nogil:
@@ -1155,7 +1177,8 @@ cdef class HttpServer(Server):
 
     _OPTIONS = Server._OPTIONS | frozenset({
         "max_header_size", "max_body_size", "max_target_length", "keep_alive_timeout",
-        "header_timeout", "body_timeout", "server_header", "threads", "stream_body_over"})
+        "header_timeout", "body_timeout", "server_header", "threads", "stream_body_over",
+        "ws_max_message_size", "ws_ping_interval", "ws_ping_timeout", "ws_close_timeout"})
 
     def __cinit__(self, *args, **kwargs):
         cdef hps_http_cfg* cfg
@@ -1169,6 +1192,10 @@ cdef class HttpServer(Server):
         cfg.keep_alive_ms = 5000
         cfg.header_ms = 10000
         cfg.body_ms = 30000
+        cfg.ws_max_message = 1 << 20
+        cfg.ws_ping_ms = 20000
+        cfg.ws_pong_ms = 20000
+        cfg.ws_close_ms = 10000
         self._ctx.family = cfg
         self._server_line = b"Server: hpsocket\r\n"
         self._request_threads = []
@@ -1210,6 +1237,32 @@ cdef class HttpServer(Server):
         """The request asked to upgrade the connection (1 WebSocket, 2
         CONNECT, -1 other); it is refused: answered as an ordinary request,
         then closed."""
+
+    # WebSocket (each one not overridden costs nothing).
+
+    def on_websocket(self, request):
+        """A WebSocket upgrade request, already checked (GET, HTTP/1.1,
+        Sec-WebSocket-Version 13, a 16-byte key), on the worker thread.
+        Return True to accept it, a subprotocol the client offered (str) to
+        accept it with that one, False or None to refuse it (403).  Not
+        overridden: WebSocket requests go to on_request like any other and
+        are answered, then closed."""
+        return False
+
+    def on_ws_open(self, conn_id):
+        """The 101 is on its way: the connection is a WebSocket (ws_send may
+        be called from here on)."""
+
+    def on_ws_message(self, conn_id, message):
+        """One whole message (fragments joined): str for text, bytes for
+        binary.  On the worker thread; an exception closes the connection
+        with 1011."""
+
+    def on_ws_close(self, conn_id, code, reason):
+        """The WebSocket ended, once per connection: the peer's close code
+        (1005 if its Close had none), the code hpsocket sent when the peer
+        broke the protocol (1002, 1007, 1009), or 1006 if the connection
+        ended without a Close.  reason is str."""
 
     def on_parse_error(self, conn_id, code, description):
         """The peer sent what is not HTTP (http_parser's error code); it is
@@ -1313,6 +1366,126 @@ cdef class HttpServer(Server):
 
     cdef hps_http_cfg* _cfg(self):
         return <hps_http_cfg*>self._ctx.family
+
+    # -- WebSocket ------------------------------------------------------------------
+
+    def ws_send(self, conn_id, message):
+        """Send one message (any thread): str as text, any bytes-like object
+        as binary (copied before returning).  True if sent or queued; False
+        if the connection is not an open WebSocket (gone, never upgraded,
+        or closing)."""
+        cdef Py_buffer view
+        cdef int opcode, rc
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        keep = _ws_payload(message, &opcode, &view)
+        try:
+            with nogil:
+                rc = hps_ws_send(self._ctx, self._handle, c, opcode, <const unsigned char*>view.buf,
+                                 <size_t>view.len, 0)
+        finally:
+            PyBuffer_Release(&view)
+        return rc != 0
+
+    def ws_broadcast(self, conn_ids, message):
+        """Send one message to many connections (any thread): framed once,
+        written to each in one native call.  Returns how many took it."""
+        cdef Py_buffer view
+        cdef int opcode, sent
+        cdef list ids = [_conn_arg(c) for c in conn_ids]
+        cdef Py_ssize_t n = len(ids), i
+        cdef HP_CONNID* arr
+        if n == 0:
+            return 0
+        if n > 0x7FFFFFFF:
+            raise ValueError("too many connections")
+        arr = <HP_CONNID*>PyMem_Malloc(n * sizeof(HP_CONNID))
+        if arr == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                arr[i] = ids[i]
+            keep = _ws_payload(message, &opcode, &view)
+            try:
+                with nogil:
+                    sent = hps_ws_broadcast(self._ctx, self._handle, arr, <int>n, opcode,
+                                            <const unsigned char*>view.buf, <size_t>view.len)
+            finally:
+                PyBuffer_Release(&view)
+        finally:
+            PyMem_Free(arr)
+        return sent
+
+    def ws_ping(self, conn_id, data=b""):
+        """Send a ping (at most 125 bytes of data); the peer's pong resets
+        the keep-alive timer.  True if sent or queued."""
+        cdef Py_buffer view
+        cdef int rc
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if view.len > 125:
+                raise ValueError("a ping carries at most 125 bytes")
+            with nogil:
+                rc = hps_ws_send(self._ctx, self._handle, c, HPS_WS_PING, <const unsigned char*>view.buf,
+                                 <size_t>view.len, 0)
+        finally:
+            PyBuffer_Release(&view)
+        return rc != 0
+
+    def ws_close(self, conn_id, code=1000, reason=""):
+        """Start the close handshake (any thread): our Close frame with code
+        and reason (at most 123 bytes of UTF-8); no message may follow it.
+        The connection closes when the peer answers, or after
+        ws_close_timeout.  False if the connection is not an open WebSocket."""
+        cdef int c_code = _ws_close_code(code)
+        cdef bytes r = _ws_close_reason(reason)
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(r)
+        cdef size_t n = PyBytes_GET_SIZE(r)
+        cdef int rc
+        with nogil:
+            rc = hps_ws_send_close(self._ctx, self._handle, c, c_code, p, n, 0)
+        return rc != 0
+
+    property ws_max_message_size:
+        """Largest WebSocket message received, bytes (default 1 MiB); a
+        larger one closes the connection with 1009."""
+        def __get__(self):
+            return self._cfg().ws_max_message
+
+        def __set__(self, value):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"ws_max_message_size must be an int, not {type(value).__name__}")
+            if not 1 <= value <= 0x7FFFFFFF:
+                raise ValueError(f"ws_max_message_size must be 1 to 2147483647, not {value}")
+            self._cfg().ws_max_message = value
+
+    property ws_ping_interval:
+        """Seconds without a frame from the peer before hpsocket pings it
+        (default 20; None: never)."""
+        def __get__(self):
+            return self._cfg().ws_ping_ms / 1000.0 if self._cfg().ws_ping_ms else None
+
+        def __set__(self, value):
+            self._cfg().ws_ping_ms = 0 if value is None else _ms_arg(value, "ws_ping_interval")
+
+    property ws_ping_timeout:
+        """Seconds the peer has to answer that ping (default 20); then the
+        connection is dropped (on_ws_close gets 1006)."""
+        def __get__(self):
+            return self._cfg().ws_pong_ms / 1000.0
+
+        def __set__(self, value):
+            self._cfg().ws_pong_ms = _ms_arg(value, "ws_ping_timeout")
+
+    property ws_close_timeout:
+        """Seconds the peer has to answer our Close (default 10); then the
+        connection is dropped."""
+        def __get__(self):
+            return self._cfg().ws_close_ms / 1000.0
+
+        def __set__(self, value):
+            self._cfg().ws_close_ms = _ms_arg(value, "ws_close_timeout")
 
     property threads:
         """Request threads (default 0).  0: on_request runs on the library's

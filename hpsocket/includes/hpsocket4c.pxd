@@ -388,6 +388,9 @@ cdef extern from "hpsocket4c.h" nogil:
     ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnMessageComplete)(void* pSender, HP_CONNID dwConnID) noexcept
     ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnUpgrade)(void* pSender, HP_CONNID dwConnID, En_HP_HttpUpgradeType enUpgradeType) noexcept
     ctypedef En_HP_HttpParseResult (*HP_FN_Http_OnParseError)(void* pSender, HP_CONNID dwConnID, int iErrorCode, LPCTSTR lpszErrorDesc) noexcept
+    ctypedef En_HP_HandleResult (*HP_FN_Http_OnWSMessageHeader)(void* pSender, HP_CONNID dwConnID, BOOL bFinal, BYTE iReserved, BYTE iOperationCode, const BYTE* lpszMask, ULONGLONG ullBodyLen) noexcept
+    ctypedef En_HP_HandleResult (*HP_FN_Http_OnWSMessageBody)(void* pSender, HP_CONNID dwConnID, const BYTE* pData, int iLength) noexcept
+    ctypedef En_HP_HandleResult (*HP_FN_Http_OnWSMessageComplete)(void* pSender, HP_CONNID dwConnID) noexcept
 
     HP_HttpServer Create_HP_HttpServer(HP_HttpServerListener pListener)
     HP_HttpServerListener Create_HP_HttpServerListener()
@@ -404,6 +407,9 @@ cdef extern from "hpsocket4c.h" nogil:
     void HP_Set_FN_HttpServer_OnMessageComplete(HP_HttpServerListener l, HP_FN_Http_OnMessageComplete fn)
     void HP_Set_FN_HttpServer_OnUpgrade(HP_HttpServerListener l, HP_FN_Http_OnUpgrade fn)
     void HP_Set_FN_HttpServer_OnParseError(HP_HttpServerListener l, HP_FN_Http_OnParseError fn)
+    void HP_Set_FN_HttpServer_OnWSMessageHeader(HP_HttpServerListener l, HP_FN_Http_OnWSMessageHeader fn)
+    void HP_Set_FN_HttpServer_OnWSMessageBody(HP_HttpServerListener l, HP_FN_Http_OnWSMessageBody fn)
+    void HP_Set_FN_HttpServer_OnWSMessageComplete(HP_HttpServerListener l, HP_FN_Http_OnWSMessageComplete fn)
     void HP_Set_FN_HttpServer_OnPrepareListen(HP_HttpServerListener l, HP_FN_Server_OnPrepareListen fn)
     void HP_Set_FN_HttpServer_OnAccept(HP_HttpServerListener l, HP_FN_Server_OnAccept fn)
     void HP_Set_FN_HttpServer_OnHandShake(HP_HttpServerListener l, HP_FN_Server_OnHandShake fn)
@@ -417,6 +423,7 @@ cdef extern from "hpsocket4c.h" nogil:
     USHORT HP_HttpServer_GetVersion(HP_HttpServer pServer, HP_CONNID dwConnID)
     BOOL HP_HttpServer_IsKeepAlive(HP_HttpServer pServer, HP_CONNID dwConnID)
     BOOL HP_HttpServer_IsUpgrade(HP_HttpServer pServer, HP_CONNID dwConnID)
+    En_HP_HttpUpgradeType HP_HttpServer_GetUpgradeType(HP_HttpServer pServer, HP_CONNID dwConnID)
 
 
 # The HTTP family's agent, client and sync client.  HttpAgent and HttpClient

@@ -36,6 +36,10 @@ cdef extern from "_base.h" nogil:
         EVI_CHUNK_COMPLETE "HPS_EVI_CHUNK_COMPLETE"
         EVI_MESSAGE_COMPLETE "HPS_EVI_MESSAGE_COMPLETE"
         EVI_UPGRADE "HPS_EVI_UPGRADE"
+        EVI_WEBSOCKET "HPS_EVI_WEBSOCKET"
+        EVI_WS_OPEN "HPS_EVI_WS_OPEN"
+        EVI_WS_MESSAGE "HPS_EVI_WS_MESSAGE"
+        EVI_WS_CLOSE "HPS_EVI_WS_CLOSE"
         EV_COUNT "HPS_EV_COUNT"
     enum:
         EV_PREPARE "HPS_EV_PREPARE"
@@ -50,6 +54,10 @@ cdef extern from "_base.h" nogil:
         EV_REQUEST "HPS_EV_REQUEST"
         EV_RESPONSE "HPS_EV_RESPONSE"
         EV_PARSE_ERROR "HPS_EV_PARSE_ERROR"
+        EV_WEBSOCKET "HPS_EV_WEBSOCKET"
+        EV_WS_OPEN "HPS_EV_WS_OPEN"
+        EV_WS_MESSAGE "HPS_EV_WS_MESSAGE"
+        EV_WS_CLOSE "HPS_EV_WS_CLOSE"
         EV_PARSER "HPS_EV_PARSER"
 
     int hps_exiting()
@@ -73,6 +81,7 @@ cdef extern from "_buf.h" nogil:
     long hps_buf_append(hps_buf* b, const unsigned char* p, int n)
     int hps_buf_take(hps_buf* b, unsigned char* out, int n, int peek)
     void hps_buf_consume(hps_buf* b, size_t n)
+    const unsigned char* hps_buf_data(const hps_buf* b)
 
 cdef extern from "_ctx.h" nogil:
     unsigned int HPS_CAP_SOCKET_FD
@@ -160,6 +169,42 @@ cdef extern from "_frame.h" nogil:
     int hps_pack_next(const unsigned char* data, size_t n, size_t* pos, unsigned int flag,
                       uint32_t max_size, const unsigned char** body, uint32_t* length)
 
+cdef extern from "_ws.h" nogil:
+    enum:
+        HPS_WS_CONT
+        HPS_WS_TEXT
+        HPS_WS_BINARY
+        HPS_WS_CLOSE
+        HPS_WS_PING
+        HPS_WS_PONG
+        HPS_WS_NORMAL
+        HPS_WS_NO_STATUS
+        HPS_WS_ABNORMAL
+        HPS_WS_INTERNAL_ERROR
+        HPS_WS_NOTHING
+        HPS_WS_MESSAGE
+        HPS_WS_GOT_PING
+        HPS_WS_GOT_PONG
+        HPS_WS_GOT_CLOSE
+        HPS_WS_FAILED
+
+    ctypedef struct hps_ws:
+        unsigned long long seq
+        int msg_opcode
+        hps_buf msg
+        hps_buf ctl
+        int failed
+        int close_code
+        int reported
+
+    int hps_ws_frame_begin(hps_ws* ws, int fin, int rsv, int opcode, const unsigned char* mask,
+                           unsigned long long length)
+    int hps_ws_frame_data(hps_ws* ws, const unsigned char* p, size_t n)
+    int hps_ws_frame_end(hps_ws* ws)
+    void hps_ws_message_taken(hps_ws* ws)
+    int hps_ws_code_ok(int code)
+    int hps_utf8_valid(const unsigned char* p, size_t n)
+
 cdef extern from "_http.h" nogil:
     ctypedef struct hps_http_cfg:
         size_t max_header
@@ -169,6 +214,10 @@ cdef extern from "_http.h" nogil:
         unsigned int keep_alive_ms
         unsigned int header_ms
         unsigned int body_ms
+        unsigned long long ws_max_message
+        unsigned int ws_ping_ms
+        unsigned int ws_pong_ms
+        unsigned int ws_close_ms
         int threads
         int jobs_closed
 
@@ -201,6 +250,7 @@ cdef extern from "_http.h" nogil:
         int has_te
         unsigned long long cl
         unsigned long long next_seq
+        hps_ws* ws
 
     hps_http_cfg* hps_http_cfg_new()
     void hps_http_cfg_free(void* cfg)
@@ -242,6 +292,20 @@ cdef extern from "_http.h" nogil:
     long hps_http_pipe_read(hps_http_pipe* p, unsigned char* out, size_t n, int timeout_ms)
     void hps_http_pipe_discard(hps_http_pipe* p)
     int hps_http_last_answer(hps_ctx* ctx, HP_CONNID conn_id, unsigned long long seq)
+    unsigned long long hps_now_ms()
+    # WebSocket connections of the server
+    unsigned long long HPS_HTTP_WS_SEQ
+    int hps_ws_attach(hps_ctx* ctx, hps_http_conn* st, unsigned long long seq, unsigned long long max_message)
+    int hps_ws_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, int opcode, const unsigned char* p,
+                    size_t n, int flags)
+    int hps_ws_send_close(hps_ctx* ctx, void* sender, HP_CONNID conn_id, int code,
+                          const unsigned char* reason, size_t reason_len, int end)
+    void hps_ws_finish(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
+    int hps_ws_broadcast(hps_ctx* ctx, void* sender, const HP_CONNID* ids, int n, int opcode,
+                         const unsigned char* p, size_t length)
+    void hps_ws_seen(hps_ws* ws)
+    hps_ws* hps_ws_of(hps_ctx* ctx, HP_CONNID conn_id)
+    void hps_ws_ponged(hps_ws* ws)
 
 cdef extern from "_http_client.h" nogil:
     ctypedef struct hps_httpc_cfg:
