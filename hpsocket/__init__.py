@@ -44,6 +44,8 @@ try:
         TcpPullClient,
         TcpPullServer,
         TcpServer,
+        WebSocketAgent,
+        WebSocketClient,
         native_version as _native_version,
         socket_error_description,
     )
@@ -94,6 +96,8 @@ __all__ = [
     "TcpPullClient",
     "TcpPullServer",
     "TcpServer",
+    "WebSocketAgent",
+    "WebSocketClient",
     "__version__",
     "cpu_quota",
     "native_version",

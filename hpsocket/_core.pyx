@@ -57,6 +57,7 @@ include "_tcp.pxi"         # the TCP family
 include "_http.pxi"        # the HTTP family
 include "_ws.pxi"          # WebSocket on the HTTP server
 include "_http_client.pxi" # the HTTP family's clients
+include "_ws_client.pxi"   # WebSocket clients, on the HTTP clients
 
 # Started components, so that an exiting interpreter can stop them first: a
 # component still running during finalization would hang the process.

@@ -33,8 +33,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "_ctx.h"
 #include "_send.h"
+#include "_ws.h"
 
 /* ------------------------------------------------------------------ */
 /* Per component                                                          */
@@ -44,6 +48,7 @@ typedef struct hps_httpc_cfg {
     unsigned long long max_body;  /* largest response body, bytes */
     int use_cookies;              /* requests go through the library's SendRequest */
     int stopping;                 /* stop() was asked for (until the next start) */
+    unsigned long long ws_max_message;   /* WebSocket clients: largest message received */
 } hps_httpc_cfg;
 
 static inline hps_httpc_cfg *hps_httpc_cfg_new(void)
@@ -103,6 +108,12 @@ typedef struct hps_httpc_conn {
     /* Requests sent and not answered, oldest first; under ctx->lock. */
     hps_httpc_req *first;
     hps_httpc_req *last;
+    /* WebSocket: a handshake was sent (its 101 is checked in Python), then
+     * the connection's WebSocket state; ws_closing (under ctx->lock): our
+     * Close went, no frame may follow it. */
+    int ws_pending;
+    hps_ws *ws;
+    int ws_closing;
 } hps_httpc_conn;
 
 static inline void hps_httpc_reset(hps_httpc_conn *st)
@@ -129,6 +140,7 @@ static void hps_httpc_conn_free(void *p)
     }
     hps_buf_free(&st->head);
     hps_buf_free(&st->body);
+    hps_ws_free(st->ws);
     free(st);
 }
 
@@ -496,5 +508,120 @@ static inline int hps_httpc_sync_wait_final(hps_httpc_sync *s, unsigned int time
 
 static inline void hps_httpc_sync_lock(hps_httpc_sync *s) { pthread_mutex_lock(&s->lock); }
 static inline void hps_httpc_sync_unlock(hps_httpc_sync *s) { pthread_mutex_unlock(&s->lock); }
+
+/* ------------------------------------------------------------------ */
+/* WebSocket on the clients: frames masked with fresh random keys, on a
+ * copy (the library's own client send masks the caller's buffer in place) */
+
+/* Random bytes for mask keys: the kernel's CSPRNG, drawn 256 bytes at a
+ * time per thread. */
+static __thread unsigned char hps_wsc_pool[256];
+static __thread size_t hps_wsc_pool_left = 0;
+
+static inline void hps_wsc_key(unsigned char key[4])
+{
+    if (hps_wsc_pool_left < 4) {
+        long n = syscall(SYS_getrandom, hps_wsc_pool, sizeof(hps_wsc_pool), 0);
+        if (n != (long)sizeof(hps_wsc_pool)) {
+            /* No getrandom (very old kernels): /dev/urandom. */
+            FILE *f = fopen("/dev/urandom", "rb");
+            if (f == NULL || fread(hps_wsc_pool, 1, sizeof(hps_wsc_pool), f) != sizeof(hps_wsc_pool)) {
+                unsigned long long t = (unsigned long long)time(NULL) ^ (unsigned long long)(uintptr_t)&n;
+                memcpy(hps_wsc_pool, &t, sizeof(t) < sizeof(hps_wsc_pool) ? sizeof(t) : sizeof(hps_wsc_pool));
+            }
+            if (f != NULL)
+                fclose(f);
+        }
+        hps_wsc_pool_left = sizeof(hps_wsc_pool);
+    }
+    hps_wsc_pool_left -= 4;
+    memcpy(key, hps_wsc_pool + hps_wsc_pool_left, 4);
+}
+
+/* The connection's WebSocket, or NULL (worker callbacks only). */
+static inline hps_ws *hps_wsc_of(hps_ctx *ctx, HP_CONNID id)
+{
+    hps_httpc_conn *st;
+    hps_ws *ws = NULL;
+    hps_lock(ctx);
+    st = hps_httpc_state_locked(ctx, id, 0);
+    if (st != NULL)
+        ws = st->ws;
+    hps_unlock(ctx);
+    return ws;
+}
+
+/* A handshake is about to be sent on the connection: its answer is checked
+ * as one (0, or -1 if the connection is gone). */
+static inline int hps_wsc_expect(hps_ctx *ctx, HP_CONNID id)
+{
+    hps_httpc_conn *st;
+    hps_lock(ctx);
+    st = hps_httpc_state_locked(ctx, id, 1);
+    if (st != NULL)
+        st->ws_pending = 1;
+    hps_unlock(ctx);
+    return st != NULL ? 0 : -1;
+}
+
+/* The 101 was accepted (worker): the connection is a WebSocket. */
+static inline int hps_wsc_attach(hps_ctx *ctx, hps_httpc_conn *st, unsigned long long max_message)
+{
+    hps_ws *ws = hps_ws_new(0, 0, max_message);
+    if (ws == NULL)
+        return -1;
+    hps_lock(ctx);
+    st->ws = ws;
+    st->ws_pending = 0;
+    hps_unlock(ctx);
+    return 0;
+}
+
+/* One frame from a client (any thread): masked on a copy, sent whole
+ * through the library's queue under the send lock (frames of several
+ * threads never interleave, and none follows our Close).  1 if queued, 0 if
+ * the connection is not an open WebSocket. */
+static inline int hps_wsc_send(hps_ctx *ctx, void *sender, HP_CONNID id, int opcode,
+                               const unsigned char *p, size_t n)
+{
+    unsigned char key[4], *frame;
+    size_t head;
+    hps_httpc_conn *st;
+    WSABUF b;
+    int ok = 0;
+    if (n > 0xFFFFFFFFu - HPS_WS_HEAD_MAX)
+        return 0;
+    frame = (unsigned char *)malloc(HPS_WS_HEAD_MAX + n);
+    if (frame == NULL)
+        return 0;
+    hps_wsc_key(key);
+    head = hps_ws_head(frame, opcode, n, key);
+    hps_ws_mask(frame + head, p, n, key, 0);
+    hps_httpc_lock_sends(ctx);
+    hps_lock(ctx);
+    st = hps_httpc_state_locked(ctx, id, 0);
+    if (st != NULL && st->ws != NULL && !st->ws_closing) {
+        ok = 1;
+        if (opcode == HPS_WS_CLOSE)
+            st->ws_closing = 1;
+    }
+    hps_unlock(ctx);
+    if (ok) {
+        b.buf = frame;
+        b.len = (unsigned int)(head + n);
+        ok = ctx->ops->send_packets(sender, id, &b, 1) ? 1 : 0;
+    }
+    hps_httpc_unlock_sends(ctx);
+    free(frame);
+    return ok;
+}
+
+static inline int hps_wsc_send_close(hps_ctx *ctx, void *sender, HP_CONNID id, int code,
+                                     const unsigned char *reason, size_t reason_len)
+{
+    unsigned char payload[125];
+    size_t n = hps_ws_close_payload(payload, code, reason, reason_len);
+    return hps_wsc_send(ctx, sender, id, HPS_WS_CLOSE, payload, n);
+}
 
 #endif /* HPSOCKET_HTTP_CLIENT_H */

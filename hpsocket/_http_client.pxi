@@ -18,6 +18,10 @@ _HTTPC_EVENTS = (
     (EVI_SHUTDOWN, (None, "on_shutdown", None)),
     (EVI_RESPONSE, (None, "on_response", "on_response")),
     (EVI_PARSE_ERROR, (None, "on_parse_error", "on_parse_error")),
+    # WebSocketAgent and WebSocketClient (_ws_client.pxi)
+    (EVI_WS_OPEN, (None, "on_ws_open", "on_ws_open")),
+    (EVI_WS_MESSAGE, (None, "on_ws_message", "on_ws_message")),
+    (EVI_WS_CLOSE, (None, "on_ws_close", "on_ws_close")),
 )
 
 cdef extern from "Python.h":
@@ -498,6 +502,19 @@ cdef En_HP_HttpParseResult _httpc_on_message_complete(void* sender, HP_CONNID co
     cdef En_HP_HandleResult rc = HR_OK
     if st == NULL:
         return HPR_OK
+    if st.ws_pending:
+        # The answer to a WebSocket handshake: checked, then a 101 makes the
+        # connection a WebSocket (the library reads frames after OnUpgrade).
+        free(hps_httpc_pop(ctx, st))
+        saved = hps_conn_call_begin(sender, conn_id)
+        with gil:
+            rc = _wsc_handshake_done(<Component><object>ctx.owner, conn_id, st)
+        hps_conn_call_end(saved)
+        hps_httpc_reset(st)
+        if rc != HR_OK:
+            st.failed = 1        # closed by hpsocket: not a parse error
+            return HPR_ERROR
+        return HPR_OK
     if 100 <= st.status < 200 and st.status != 101:
         # An interim response (100 Continue, 103): the final one follows.
         hps_httpc_reset(st)
@@ -523,7 +540,10 @@ cdef En_HP_HttpParseResult _httpc_on_message_complete(void* sender, HP_CONNID co
 cdef En_HP_HttpParseResult _httpc_on_upgrade(void* sender, HP_CONNID conn_id, En_HP_HttpUpgradeType kind) noexcept nogil:
     # Registered so that the library does not switch the connection to raw
     # bytes: the 101 (or CONNECT) response was delivered; the connection
-    # closes.
+    # closes.  Unless it is a WebSocket whose handshake hpsocket accepted.
+    cdef hps_ctx* ctx
+    if kind == HUT_WEB_SOCKET and _ws_state(sender, conn_id, &ctx) != NULL:
+        return HPR_OK
     return HPR_ERROR
 
 
@@ -547,6 +567,7 @@ cdef En_HP_HandleResult _httpc_on_close(void* sender, HP_CONNID conn_id, En_HP_S
     ended badly (see hps_httpc_close_error)."""
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef int why
+    _ws_closed(sender, conn_id)
     if ctx != NULL and ctx.family != NULL:
         why = hps_httpc_close_error(ctx, conn_id)
         if why != 0 and (error == 0 or error == ECANCELED):
@@ -576,6 +597,9 @@ cdef void _httpc_register(void* listener, int role, int model, unsigned int mask
         HP_Set_FN_HttpAgent_OnMessageComplete(listener, _httpc_on_message_complete)
         HP_Set_FN_HttpAgent_OnUpgrade(listener, _httpc_on_upgrade)
         HP_Set_FN_HttpAgent_OnParseError(listener, _httpc_on_parse_error)
+        HP_Set_FN_HttpAgent_OnWSMessageHeader(listener, _ws_on_header)
+        HP_Set_FN_HttpAgent_OnWSMessageBody(listener, _ws_on_body)
+        HP_Set_FN_HttpAgent_OnWSMessageComplete(listener, _ws_on_complete)
     else:
         if (mask & EV_PREPARE) or no_delay:
             HP_Set_FN_HttpClient_OnPrepareConnect(listener, _on_prepare_connect)
@@ -594,6 +618,9 @@ cdef void _httpc_register(void* listener, int role, int model, unsigned int mask
         HP_Set_FN_HttpClient_OnMessageComplete(listener, _httpc_on_message_complete)
         HP_Set_FN_HttpClient_OnUpgrade(listener, _httpc_on_upgrade)
         HP_Set_FN_HttpClient_OnParseError(listener, _httpc_on_parse_error)
+        HP_Set_FN_HttpClient_OnWSMessageHeader(listener, _ws_on_header)
+        HP_Set_FN_HttpClient_OnWSMessageBody(listener, _ws_on_body)
+        HP_Set_FN_HttpClient_OnWSMessageComplete(listener, _ws_on_complete)
 
 
 # -- function tables -----------------------------------------------------------------
@@ -649,6 +676,7 @@ cdef int _httpc_setup(Component self) except -1:
     if cfg == NULL:
         raise MemoryError()
     cfg.max_body = _DEFAULT_MAX_RESPONSE_BODY
+    cfg.ws_max_message = 1 << 20
     cfg.use_cookies = 0
     self._ctx.family = cfg
     if self._ops.role == ROLE_AGENT:

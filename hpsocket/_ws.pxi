@@ -123,13 +123,36 @@ cdef int _ev_websocket(HttpServer self, HP_CONNID conn_id, hps_http_conn* st,
 
 
 # -- frames (worker threads, no GIL) ----------------------------------------------------
+#
+# Shared by the server (HttpServer) and the clients (WebSocketAgent and
+# WebSocketClient, on HttpAgent and HttpClient): the role says where the
+# connection's WebSocket state lives and how a frame is sent (a server's
+# unmasked, in order after its 101; a client's masked on a copy).
 
 cdef inline hps_ws* _ws_state(void* sender, HP_CONNID conn_id, hps_ctx** pctx) noexcept nogil:
     cdef hps_ctx* ctx = hps_lookup(sender)
     pctx[0] = ctx
     if ctx == NULL or ctx.family == NULL:
         return NULL
-    return hps_ws_of(ctx, conn_id)
+    if ctx.role == ROLE_SERVER:
+        return hps_ws_of(ctx, conn_id)
+    return hps_wsc_of(ctx, conn_id)
+
+
+cdef inline int _ws_frame(hps_ctx* ctx, void* sender, HP_CONNID conn_id, int opcode,
+                          const unsigned char* p, size_t n) noexcept nogil:
+    if ctx.role == ROLE_SERVER:
+        return hps_ws_send(ctx, sender, conn_id, opcode, p, n, 0)
+    return hps_wsc_send(ctx, sender, conn_id, opcode, p, n)
+
+
+cdef inline int _ws_close_frame(hps_ctx* ctx, void* sender, HP_CONNID conn_id, int code,
+                                const unsigned char* reason, size_t reason_len, bint end) noexcept nogil:
+    """Our Close.  end: the peer's Close came first; a server then closes
+    the connection once it is written (a client waits for the server to)."""
+    if ctx.role == ROLE_SERVER:
+        return hps_ws_send_close(ctx, sender, conn_id, code, reason, reason_len, end)
+    return hps_wsc_send_close(ctx, sender, conn_id, code, reason, reason_len)
 
 
 cdef void _ws_report(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_ws* ws, int code,
@@ -143,11 +166,11 @@ cdef void _ws_report(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_ws* ws, 
         return
     saved = hps_conn_call_begin(sender, conn_id)
     with gil:
-        _ev_ws_close(<HttpServer><object>ctx.owner, conn_id, code, reason, reason_len)
+        _ev_ws_close(<Component><object>ctx.owner, conn_id, code, reason, reason_len)
     hps_conn_call_end(saved)
 
 
-cdef int _ev_ws_close(HttpServer self, HP_CONNID conn_id, int code, const unsigned char* reason,
+cdef int _ev_ws_close(Component self, HP_CONNID conn_id, int code, const unsigned char* reason,
                       size_t reason_len) noexcept:
     try:
         _fn(self, EVI_WS_CLOSE)(self, conn_id, code,
@@ -163,7 +186,7 @@ cdef void _ws_fail(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_ws* ws) no
     cdef const char* why
     if ws.reported:
         return
-    hps_ws_send_close(ctx, sender, conn_id, ws.failed, NULL, 0, 1)
+    _ws_close_frame(ctx, sender, conn_id, ws.failed, NULL, 0, 1)
     if ws.failed == 1002:
         why = b"protocol error"
     elif ws.failed == 1007:
@@ -210,17 +233,17 @@ cdef En_HP_HandleResult _ws_on_complete(void* sender, HP_CONNID conn_id) noexcep
         if _handled(sender, EV_WS_MESSAGE) != NULL:
             saved = hps_conn_call_begin(sender, conn_id)
             with gil:
-                _ev_ws_message(<HttpServer><object>ctx.owner, conn_id, ws)
+                _ev_ws_message(<Component><object>ctx.owner, conn_id, ws)
             hps_conn_call_end(saved)
         hps_ws_message_taken(ws)
     elif what == HPS_WS_GOT_PING:
-        hps_ws_send(ctx, sender, conn_id, HPS_WS_PONG, hps_buf_data(&ws.ctl), hps_buf_len(&ws.ctl), 0)
+        _ws_frame(ctx, sender, conn_id, HPS_WS_PONG, hps_buf_data(&ws.ctl), hps_buf_len(&ws.ctl))
     elif what == HPS_WS_GOT_PONG:
         hps_ws_ponged(ws)
     elif what == HPS_WS_GOT_CLOSE:
         # Our answer: the peer's code echoed; or, if our Close went first,
         # the handshake is over.  Either way the connection then closes.
-        if not hps_ws_send_close(ctx, sender, conn_id, ws.close_code, NULL, 0, 1):
+        if not _ws_close_frame(ctx, sender, conn_id, ws.close_code, NULL, 0, 1) and ctx.role == ROLE_SERVER:
             hps_ws_finish(ctx, sender, conn_id)
         n = hps_buf_len(&ws.ctl)
         _ws_report(ctx, sender, conn_id, ws, ws.close_code,
@@ -230,7 +253,7 @@ cdef En_HP_HandleResult _ws_on_complete(void* sender, HP_CONNID conn_id) noexcep
     return HR_OK
 
 
-cdef int _ev_ws_message(HttpServer self, HP_CONNID conn_id, hps_ws* ws) noexcept:
+cdef int _ev_ws_message(Component self, HP_CONNID conn_id, hps_ws* ws) noexcept:
     """A whole message to on_ws_message: str (already checked UTF-8) or bytes."""
     cdef const char* p = <const char*>hps_buf_data(&ws.msg)
     cdef size_t n = hps_buf_len(&ws.msg)
@@ -243,18 +266,28 @@ cdef int _ev_ws_message(HttpServer self, HP_CONNID conn_id, hps_ws* ws) noexcept
     except BaseException as exc:
         self._failed(EVI_WS_MESSAGE, conn_id, exc)
         # The handler failed: the peer is told (1011) and the connection closes.
-        hps_ws_send_close(self._ctx, self._handle, conn_id, HPS_WS_INTERNAL_ERROR, NULL, 0, 0)
+        _ws_close_frame(self._ctx, self._handle, conn_id, HPS_WS_INTERNAL_ERROR, NULL, 0, 0)
     return 0
+
+
+cdef inline void _ws_closed(void* sender, HP_CONNID conn_id) noexcept nogil:
+    """A connection closes: a WebSocket that ended without a Close reports
+    1006 first (if the class handles on_ws_close)."""
+    cdef hps_ctx* ctx
+    cdef hps_ws* ws
+    ctx = hps_lookup(sender)
+    if ctx == NULL or not (ctx.mask & EV_WS_CLOSE):
+        return
+    ws = _ws_state(sender, conn_id, &ctx)
+    if ws != NULL and not ws.reported:
+        _ws_report(ctx, sender, conn_id, ws, HPS_WS_ABNORMAL, NULL, 0)
 
 
 cdef En_HP_HandleResult _ws_on_tcp_close(void* sender, HP_CONNID conn_id, En_HP_SocketOperation op,
                                          int error) noexcept nogil:
     """OnClose of a server whose class handles on_ws_close: a WebSocket that
     ends without a Close frame reports 1006 first."""
-    cdef hps_ctx* ctx
-    cdef hps_ws* ws = _ws_state(sender, conn_id, &ctx)
-    if ws != NULL and not ws.reported:
-        _ws_report(ctx, sender, conn_id, ws, HPS_WS_ABNORMAL, NULL, 0)
+    _ws_closed(sender, conn_id)
     return _on_close(sender, conn_id, op, error)
 
 

@@ -10,7 +10,9 @@ import base64
 import hashlib
 import os
 import queue
+import socket
 import struct
+import threading
 import time
 
 import hpsocket
@@ -180,3 +182,87 @@ class EchoWS(hpsocket.HttpServer):
 def serving(cls=EchoWS, **options):
     """Start cls(**options) on 127.0.0.1:0; yield (srv, port); stop it."""
     return http_support.serving(cls, **options)
+
+
+class RawWsServer:
+    """A listening socket whose one connection is answered by hand: the
+    handshake with answer(request_head, key) -> bytes (by default a correct
+    101), then the test reads and writes frames on ``conn`` (a RawConn)."""
+
+    def __init__(self, answer=None, timeout=5.0):
+        self.listener = socket.create_server((HOST, 0))
+        self.listener.settimeout(timeout)
+        self.port = self.listener.getsockname()[1]
+        self.answer = answer or (lambda head, key: (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"))
+        self.conn = None
+        self.request = None
+        self.ready = threading.Event()
+        self.timeout = timeout
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            sock, _ = self.listener.accept()
+        except OSError:
+            self.ready.set()
+            return
+        conn = RawConn(None, self.timeout, sock=sock)
+        deadline = time.monotonic() + self.timeout
+        while b"\r\n\r\n" not in conn.buf and conn._fill(deadline):
+            pass
+        head, _, conn.buf = conn.buf.partition(b"\r\n\r\n")
+        self.request = head.decode("latin-1")
+        key = ""
+        for line in self.request.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "sec-websocket-key":
+                key = value.strip()
+        sock.sendall(self.answer(self.request, key))
+        self.conn = conn
+        self.ready.set()
+
+    def wait(self):
+        assert self.ready.wait(self.timeout) and self.conn is not None, "no client came"
+        return self.conn
+
+    def close(self):
+        self.listener.close()
+        if self.conn is not None:
+            self.conn.close()
+        self.thread.join(self.timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_frame(conn, timeout=5.0):
+    """The next frame a client sent on a RawConn (unmasked for reading),
+    with its mask key: (Frame, key or None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        b = conn.buf
+        if len(b) >= 2:
+            n = b[1] & 0x7F
+            pos = 2
+            if n == 126 and len(b) >= 4:
+                n, pos = struct.unpack("!H", b[2:4])[0], 4
+            elif n == 127 and len(b) >= 10:
+                n, pos = struct.unpack("!Q", b[2:10])[0], 10
+            if n < 126 or pos > 2:
+                masked = bool(b[1] & 0x80)
+                key = b[pos:pos + 4] if masked else None
+                start = pos + (4 if masked else 0)
+                if len(b) >= start + n:
+                    payload = b[start:start + n]
+                    if masked:
+                        payload = bytes(x ^ key[i & 3] for i, x in enumerate(payload))
+                    conn.buf = b[start + n:]
+                    return Frame(bool(b[0] & 0x80), (b[0] >> 4) & 7, b[0] & 0x0F, masked, payload), key
+        if not conn._fill(deadline):
+            raise AssertionError(f"no frame (closed={conn.closed}); have {conn.buf[:60]!r}")

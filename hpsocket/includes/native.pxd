@@ -308,8 +308,15 @@ cdef extern from "_http.h" nogil:
     void hps_ws_ponged(hps_ws* ws)
 
 cdef extern from "_http_client.h" nogil:
+    hps_ws* hps_wsc_of(hps_ctx* ctx, HP_CONNID conn_id)
+    int hps_wsc_expect(hps_ctx* ctx, HP_CONNID conn_id)
+    int hps_wsc_attach(hps_ctx* ctx, hps_httpc_conn* st, unsigned long long max_message)
+    int hps_wsc_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, int opcode, const unsigned char* p, size_t n)
+    int hps_wsc_send_close(hps_ctx* ctx, void* sender, HP_CONNID conn_id, int code,
+                           const unsigned char* reason, size_t reason_len)
     ctypedef struct hps_httpc_cfg:
         unsigned long long max_body
+        unsigned long long ws_max_message
         int use_cookies
         int stopping
 
@@ -329,6 +336,8 @@ cdef extern from "_http_client.h" nogil:
         int in_trailers
         int error
         int failed
+        int ws_pending
+        hps_ws* ws
 
     ctypedef struct hps_httpc_sync:
         hps_httpc_conn resp
