@@ -17,11 +17,16 @@ import contextlib
 import functools
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 
+import pytest
+
 import hpsocket
+from support import python_env
 
 HOST = "127.0.0.1"
 
@@ -391,3 +396,61 @@ def chunked(body, sizes=None):
     if pos < len(body):
         out += b"%x\r\n" % (len(body) - pos) + body[pos:] + b"\r\n"
     return bytes(out + b"0\r\n\r\n")
+
+
+# -- a server in a child interpreter ------------------------------------------------------
+
+
+class ChildServer:
+    """A server script in a child interpreter (a crash fails the test with
+    its stderr instead of killing pytest), given options as JSON in argv[1].
+    The script prints "PORT n", serves until its stdin closes, then prints
+    "STATS {json}" with at least "errors" and "unraisable" (both must be
+    empty)."""
+
+    def __init__(self, tmp_path, script, **options):
+        path = tmp_path / "stress_server.py"
+        path.write_text(script)
+        self.proc = subprocess.Popen([sys.executable, str(path), json.dumps(options)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=python_env())
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.port = int(line.split()[1])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def finish(self, timeout=60):
+        """Stop the server; its stats.  Fails the test on a bad exit."""
+        try:
+            out, err = self.proc.communicate("", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(10)   # SIGUSR1: faulthandler's stacks on stderr
+            try:
+                out, err = self.proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, err = self.proc.communicate()
+            pytest.fail(f"the server did not stop within {timeout} s; stderr:\n{err[-5000:]}")
+        stats = None
+        for line in out.splitlines():
+            if line.startswith("STATS "):
+                stats = json.loads(line[6:])
+        assert self.proc.returncode == 0, f"server exit status {self.proc.returncode}; stderr:\n{err[-5000:]}"
+        assert "Traceback" not in err, err[-5000:]
+        assert stats is not None
+        assert stats["errors"] == [] and stats["unraisable"] == [], stats
+        return stats
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()

@@ -29,15 +29,13 @@ import random
 import select
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from support import HOST, python_env
-from http_support import RawConn, parse_responses, request_bytes
+from support import HOST
+from http_support import ChildServer, RawConn, parse_responses, request_bytes
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(900)]
 
@@ -81,63 +79,12 @@ print("STATS", json.dumps(stats), flush=True)
 '''
 
 
-class ChildServer:
-    """The digest server in a child interpreter, with HttpServer options."""
-
-    def __init__(self, tmp_path, **options):
-        path = tmp_path / "http_stress_server.py"
-        path.write_text(SERVER)
-        self.proc = subprocess.Popen([sys.executable, str(path), json.dumps(options)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=python_env())
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.port = int(line.split()[1])
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def rss_mib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
-
-    def finish(self, timeout=60):
-        """Stop the server; its stats.  Fails the test on a bad exit."""
-        try:
-            out, err = self.proc.communicate("", timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(10)   # SIGUSR1: faulthandler's stacks on stderr
-            try:
-                out, err = self.proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, err = self.proc.communicate()
-            pytest.fail(f"the server did not stop within {timeout} s; stderr:\n{err[-5000:]}")
-        stats = None
-        for line in out.splitlines():
-            if line.startswith("STATS "):
-                stats = json.loads(line[6:])
-        assert self.proc.returncode == 0, f"server exit status {self.proc.returncode}; stderr:\n{err[-5000:]}"
-        assert "Traceback" not in err, err[-5000:]
-        assert stats is not None
-        assert stats["errors"] == [] and stats["unraisable"] == [], stats
-        return stats
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-
-
 @pytest.fixture
 def child(tmp_path):
     servers = []
 
     def start(**options):
-        srv = ChildServer(tmp_path, **options)
+        srv = ChildServer(tmp_path, SERVER, **options)
         servers.append(srv)
         return srv
 
