@@ -401,6 +401,54 @@ def chunked(body, sizes=None):
 # -- a server in a child interpreter ------------------------------------------------------
 
 
+# The script of a child server is CHILD_PROLOGUE, the test's part (which
+# defines ``Server``, a component class, and may add to ``stats`` under
+# ``lock``), then CHILD_EPILOGUE.
+CHILD_PROLOGUE = r'''
+import collections, faulthandler, gc, hashlib, json, signal, sys, threading
+import hpsocket
+from hpsocket import _core
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+options = json.loads(sys.argv[1])
+lock = threading.Lock()
+stats = {"errors": [], "unraisable": []}
+sys.unraisablehook = lambda args: stats["unraisable"].append(f"{args.exc_type.__name__}: {args.exc_value}")
+'''
+
+CHILD_EPILOGUE = r'''
+srv = Server(**options)
+srv.start("127.0.0.1", 0)
+print("PORT", srv.listen_address[1], flush=True)
+sys.stdin.read()            # until the test closes our stdin
+srv.stop()
+del srv
+gc.collect()
+stats["counters"] = _core._counters()
+print("STATS", json.dumps(stats), flush=True)
+'''
+
+
+def child_fixture(script):
+    """A pytest fixture: start(**options) runs the script's Server in a
+    child interpreter (a ChildServer); every one is killed at the end."""
+
+    @pytest.fixture
+    def child(tmp_path):
+        servers = []
+
+        def start(**options):
+            srv = ChildServer(tmp_path, script, **options)
+            servers.append(srv)
+            return srv
+
+        yield start
+        for srv in servers:
+            srv.kill()
+
+    return child
+
+
 class ChildServer:
     """A server script in a child interpreter (a crash fails the test with
     its stderr instead of killing pytest), given options as JSON in argv[1].
@@ -410,7 +458,7 @@ class ChildServer:
 
     def __init__(self, tmp_path, script, **options):
         path = tmp_path / "stress_server.py"
-        path.write_text(script)
+        path.write_text(CHILD_PROLOGUE + script + CHILD_EPILOGUE)
         self.proc = subprocess.Popen([sys.executable, str(path), json.dumps(options)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=python_env())

@@ -86,6 +86,29 @@ def roundtrip(sock, data):
     return got
 
 
+class ClientThread(threading.Thread):
+    """A load client on a daemon thread: run() calls work() and keeps what
+    it raised; finish() stops it (work() watches self.stop) and fails the
+    test if it raised or did not end."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.error = None
+
+    def run(self):
+        try:
+            self.work()
+        except BaseException as exc:      # noqa: B036 - reported by finish()
+            self.error = exc
+
+    def finish(self, timeout=30):
+        self.stop.set()
+        self.join(timeout)
+        assert not self.is_alive(), f"{type(self).__name__} did not end"
+        assert self.error is None, f"{type(self).__name__} failed: {self.error!r}"
+
+
 class Recorder:
     """Thread-safe list of events with a bounded wait for a count."""
 

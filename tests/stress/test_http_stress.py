@@ -34,25 +34,17 @@ import time
 
 import pytest
 
-from support import HOST
-from http_support import ChildServer, RawConn, parse_responses, request_bytes
+from support import HOST, ClientThread
+from http_support import child_fixture, RawConn, parse_responses, request_bytes
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(900)]
 
 SERVER = r'''
-import collections, faulthandler, gc, hashlib, json, signal, sys, threading
-import hpsocket
-from hpsocket import _core
-
-faulthandler.register(signal.SIGUSR1, all_threads=True)
-options = json.loads(sys.argv[1])
-lock = threading.Lock()
-stats = {"requests": 0, "prefixes": collections.Counter(), "errors": [], "unraisable": []}
-sys.unraisablehook = lambda args: stats["unraisable"].append(f"{args.exc_type.__name__}: {args.exc_value}")
+stats.update({"requests": 0, "prefixes": collections.Counter()})
 
 BIG = b"x" * (1 << 20)
 
-class App(hpsocket.HttpServer):
+class Server(hpsocket.HttpServer):
     def on_request(self, request):
         if request.path.startswith("/big-answer/"):
             return 200, [], BIG
@@ -66,31 +58,10 @@ class App(hpsocket.HttpServer):
     def on_error(self, event, conn_id, exc):
         with lock:
             stats["errors"].append(f"{event}: {exc!r}")
-
-srv = App(**options)
-srv.start("127.0.0.1", 0)
-print("PORT", srv.listen_address[1], flush=True)
-sys.stdin.read()            # until the test closes our stdin
-srv.stop()
-del srv
-gc.collect()
-stats["counters"] = _core._counters()
-print("STATS", json.dumps(stats), flush=True)
 '''
 
 
-@pytest.fixture
-def child(tmp_path):
-    servers = []
-
-    def start(**options):
-        srv = ChildServer(tmp_path, SERVER, **options)
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.kill()
+child = child_fixture(SERVER)
 
 
 def get_json(conn, target, body=None):
@@ -101,38 +72,27 @@ def get_json(conn, target, body=None):
     return json.loads(data)
 
 
-class NormalClient(threading.Thread):
+class NormalClient(ClientThread):
     """Requests on one keep-alive connection (http.client) until stopped;
     every answer checked, each latency kept."""
 
     def __init__(self, port, prefix="normal"):
-        super().__init__(daemon=True)
+        super().__init__()
         self.port, self.prefix = port, prefix
-        self.stop = threading.Event()
         self.latencies = []
-        self.error = None
 
-    def run(self):
-        try:
-            conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
-            i = 0
-            while not self.stop.is_set():
-                body = b"n" * (i % 50)
-                t0 = time.monotonic()
-                info = get_json(conn, f"/{self.prefix}/{i}", body)
-                self.latencies.append(time.monotonic() - t0)
-                assert info["target"] == f"/{self.prefix}/{i}" and info["len"] == len(body)
-                i += 1
-                self.stop.wait(0.01)    # paces the requests
-            conn.close()
-        except BaseException as exc:     # noqa: B036 - reported by the test
-            self.error = exc
-
-    def finish(self):
-        self.stop.set()
-        self.join(30)
-        assert not self.is_alive()
-        assert self.error is None, f"the normal client failed: {self.error!r}"
+    def work(self):
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        i = 0
+        while not self.stop.is_set():
+            body = b"n" * (i % 50)
+            t0 = time.monotonic()
+            info = get_json(conn, f"/{self.prefix}/{i}", body)
+            self.latencies.append(time.monotonic() - t0)
+            assert info["target"] == f"/{self.prefix}/{i}" and info["len"] == len(body)
+            i += 1
+            self.stop.wait(0.01)    # paces the requests
+        conn.close()
 
 
 # -- slowloris ---------------------------------------------------------------------------

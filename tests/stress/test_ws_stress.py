@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from http_support import ChildServer
-from support import HOST
+from http_support import child_fixture
+from support import HOST, ClientThread
 from ws_support import RawWebSocket, frame
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
@@ -32,17 +32,9 @@ websockets_sync = pytest.importorskip("websockets.sync.client")
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(900)]
 
 SERVER = r'''
-import collections, faulthandler, gc, json, signal, sys, threading
-import hpsocket
-from hpsocket import _core
+stats.update({"messages": 0, "opened": 0, "closes": collections.Counter()})
 
-faulthandler.register(signal.SIGUSR1, all_threads=True)
-options = json.loads(sys.argv[1])
-lock = threading.Lock()
-stats = {"messages": 0, "opened": 0, "closes": collections.Counter(), "errors": [], "unraisable": []}
-sys.unraisablehook = lambda args: stats["unraisable"].append(f"{args.exc_type.__name__}: {args.exc_value}")
-
-class Echo(hpsocket.HttpServer):
+class Server(hpsocket.HttpServer):
     def on_websocket(self, request):
         return True
 
@@ -62,31 +54,10 @@ class Echo(hpsocket.HttpServer):
     def on_error(self, event, conn_id, exc):
         with lock:
             stats["errors"].append(f"{event}: {exc!r}")
-
-srv = Echo(**options)
-srv.start("127.0.0.1", 0)
-print("PORT", srv.listen_address[1], flush=True)
-sys.stdin.read()            # until the test closes our stdin
-srv.stop()
-del srv
-gc.collect()
-stats["counters"] = _core._counters()
-print("STATS", json.dumps(stats), flush=True)
 '''
 
 
-@pytest.fixture
-def child(tmp_path):
-    servers = []
-
-    def start(**options):
-        srv = ChildServer(tmp_path, SERVER, **options)
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.kill()
+child = child_fixture(SERVER)
 
 
 def handshake(sock):
@@ -177,34 +148,23 @@ def test_many_connections_echo(child, full_mode):
     print(f"\n{n} WebSocket connections x {per} echoes, all checked")
 
 
-class GoodClient(threading.Thread):
+class GoodClient(ClientThread):
     """Echoes numbered messages of varying size through the websockets
     library until stopped; every echo checked."""
 
     def __init__(self, port, seed):
-        super().__init__(daemon=True)
+        super().__init__()
         self.port, self.rng = port, random.Random(seed)
-        self.stop = threading.Event()
         self.count = 0
-        self.error = None
 
-    def run(self):
-        try:
-            with websockets_sync.connect(f"ws://127.0.0.1:{self.port}/", max_size=None) as c:
-                while not self.stop.is_set():
-                    size = self.rng.choice([0, 10, 125, 126, 4000, 65536, 200_000])
-                    msg = os.urandom(size) if self.count % 2 else "é" * (size // 2)
-                    c.send(msg)
-                    assert c.recv(timeout=10) == msg
-                    self.count += 1
-        except BaseException as exc:      # noqa: B036 - reported by the test
-            self.error = exc
-
-    def finish(self):
-        self.stop.set()
-        self.join(30)
-        assert not self.is_alive()
-        assert self.error is None, f"a good client failed: {self.error!r}"
+    def work(self):
+        with websockets_sync.connect(f"ws://127.0.0.1:{self.port}/", max_size=None) as c:
+            while not self.stop.is_set():
+                size = self.rng.choice([0, 10, 125, 126, 4000, 65536, 200_000])
+                msg = os.urandom(size) if self.count % 2 else "é" * (size // 2)
+                c.send(msg)
+                assert c.recv(timeout=10) == msg
+                self.count += 1
 
 
 def vanisher(port, rng, deadline, counts):
