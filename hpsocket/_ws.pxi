@@ -243,8 +243,13 @@ cdef En_HP_HandleResult _ws_on_complete(void* sender, HP_CONNID conn_id) noexcep
     elif what == HPS_WS_GOT_CLOSE:
         # Our answer: the peer's code echoed; or, if our Close went first,
         # the handshake is over.  Either way the connection then closes.
-        if not _ws_close_frame(ctx, sender, conn_id, ws.close_code, NULL, 0, 1) and ctx.role == ROLE_SERVER:
-            hps_ws_finish(ctx, sender, conn_id)
+        if not _ws_close_frame(ctx, sender, conn_id, ws.close_code, NULL, 0, 1):
+            if ctx.role == ROLE_SERVER:
+                hps_ws_finish(ctx, sender, conn_id)
+            else:
+                # Both Close frames went: a client may close now (RFC 6455
+                # 7.1.1) instead of waiting for the server to.
+                hps_disconnect(ctx, conn_id, 1)
         n = hps_buf_len(&ws.ctl)
         _ws_report(ctx, sender, conn_id, ws, ws.close_code,
                    hps_buf_data(&ws.ctl) + (2 if n >= 2 else 0), n - 2 if n >= 2 else 0)
