@@ -46,6 +46,7 @@ typedef struct hps_http_cfg {
     unsigned int ws_ping_ms;      /* a ping after this long without a frame; 0: never */
     unsigned int ws_pong_ms;      /* then the pong's deadline, else the connection is dropped */
     unsigned int ws_close_ms;     /* our Close's wait for the peer's */
+    unsigned int ws_idle_ms;      /* no message for this long: Close 1001; 0: never */
     /* Requests for hpsocket's request threads (threads > 0), in arrival
      * order; the worker never takes the GIL for them. */
     int threads;
@@ -1063,6 +1064,12 @@ static inline void hps_ws_seen(hps_ws *ws)
     __atomic_store_n(&ws->last_rx_ms, hps_now_ms(), __ATOMIC_RELAXED);
 }
 
+/* A whole data message arrived (worker): the connection is not idle. */
+static inline void hps_ws_message_seen(hps_ws *ws)
+{
+    __atomic_store_n(&ws->last_msg_ms, hps_now_ms(), __ATOMIC_RELAXED);
+}
+
 /* A pong arrived (worker): the keep-alive ping is answered. */
 static inline void hps_ws_ponged(hps_ws *ws)
 {
@@ -1078,6 +1085,7 @@ static inline int hps_ws_attach(hps_ctx *ctx, hps_http_conn *st, unsigned long l
     if (ws == NULL)
         return -1;
     hps_ws_seen(ws);
+    hps_ws_message_seen(ws);
     hps_lock(ctx);
     st->ws = ws;
     st->batched = 0;
@@ -1277,6 +1285,7 @@ static void hps_http_jobs_drop(hps_http_cfg *cfg)
 #define HPS_SWEEP_RESUME 4     /* its client reads its answers again */
 #define HPS_SWEEP_WS_PING 5    /* a quiet WebSocket: is its peer still there? */
 #define HPS_SWEEP_WS_DROP 6    /* no pong, or no answer to our Close, in time */
+#define HPS_SWEEP_WS_IDLE 7    /* no message for ws_idle_ms: our Close, 1001 */
 
 /* Milliseconds from t to now; 0 if t is later (a worker stamped it after
  * the sweeper read the clock: unsigned, the difference would be huge). */
@@ -1313,6 +1322,9 @@ static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, un
         if (st->ws_closing) {
             if (close_sent && hps_since(now, close_sent) > cfg->ws_close_ms)
                 verdict = HPS_SWEEP_WS_DROP;
+        } else if (cfg->ws_idle_ms
+                   && hps_since(now, __atomic_load_n(&ws->last_msg_ms, __ATOMIC_RELAXED)) > cfg->ws_idle_ms) {
+            verdict = HPS_SWEEP_WS_IDLE;
         } else if (cfg->ws_ping_ms) {
             if (ping_sent) {
                 if (hps_since(now, ping_sent) > cfg->ws_pong_ms)
@@ -1358,6 +1370,9 @@ static void hps_http_sweep_one(hps_ctx *ctx, hps_http_cfg *cfg, HP_CONNID id, un
         break;
     case HPS_SWEEP_WS_PING:
         hps_ws_send(ctx, ctx->sender, id, HPS_WS_PING, NULL, 0, 0);
+        break;
+    case HPS_SWEEP_WS_IDLE:
+        hps_ws_send_close(ctx, ctx->sender, id, HPS_WS_GOING_AWAY, (const unsigned char *)"idle timeout", 12, 0);
         break;
     case HPS_SWEEP_DRAIN:
         /* Half-close once written, or close if the client reads nothing. */

@@ -1179,7 +1179,8 @@ cdef class HttpServer(Server):
     _OPTIONS = Server._OPTIONS | frozenset({
         "max_header_size", "max_body_size", "max_target_length", "keep_alive_timeout",
         "header_timeout", "body_timeout", "server_header", "threads", "stream_body_over",
-        "ws_max_message_size", "ws_ping_interval", "ws_ping_timeout", "ws_close_timeout"})
+        "ws_max_message_size", "ws_ping_interval", "ws_ping_timeout", "ws_close_timeout",
+        "ws_idle_timeout"})
 
     def __cinit__(self, *args, **kwargs):
         cdef hps_http_cfg* cfg
@@ -1481,6 +1482,16 @@ cdef class HttpServer(Server):
 
         def __set__(self, value):
             self._cfg().ws_pong_ms = _ms_arg(value, "ws_ping_timeout")
+
+    property ws_idle_timeout:
+        """Seconds without a message from the peer (pings and pongs do not
+        count) before hpsocket closes the WebSocket with 1001 "idle
+        timeout" (default None: never)."""
+        def __get__(self):
+            return self._cfg().ws_idle_ms / 1000.0 if self._cfg().ws_idle_ms else None
+
+        def __set__(self, value):
+            self._cfg().ws_idle_ms = 0 if value is None else _ms_arg(value, "ws_idle_timeout")
 
     property ws_close_timeout:
         """Seconds the peer has to answer our Close (default 10); then the

@@ -224,6 +224,7 @@ typedef struct hps_ws {
     int close_received;
     /* Keep-alive and closing, in milliseconds of hps_now_ms. */
     unsigned long long last_rx_ms, ping_sent_ms, close_sent_ms;
+    unsigned long long last_msg_ms;   /* the last whole data message */
     int close_code;           /* of the peer's Close, for on_ws_close */
     int reported;             /* on_ws_close was called */
 } hps_ws;

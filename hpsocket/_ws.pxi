@@ -236,6 +236,8 @@ cdef En_HP_HandleResult _ws_on_complete(void* sender, HP_CONNID conn_id) noexcep
                 _ev_ws_message(<Component><object>ctx.owner, conn_id, ws)
             hps_conn_call_end(saved)
         hps_ws_message_taken(ws)
+        if ctx.role == ROLE_SERVER:
+            hps_ws_message_seen(ws)
     elif what == HPS_WS_GOT_PING:
         _ws_frame(ctx, sender, conn_id, HPS_WS_PONG, hps_buf_data(&ws.ctl), hps_buf_len(&ws.ctl))
     elif what == HPS_WS_GOT_PONG:

@@ -497,6 +497,22 @@ def test_keepalive_ping_and_a_silent_peer_is_dropped():
         closed_with(srv, 1006)
 
 
+def test_idle_timeout_closes_with_1001():
+    with serving(ws_idle_timeout=0.5, ws_ping_interval=0.1) as (srv, port):
+        with RawWebSocket(port) as ws:
+            ws.send_frame(TEXT, b"one")
+            assert ws.message().payload == b"one"
+            # Pings are answered all along: they do not keep it open.
+            f = ws.recv_frame(timeout=5)
+            while f.opcode == PING:
+                ws.send_frame(PONG, f.payload)
+                f = ws.recv_frame(timeout=5)
+            assert f.opcode == CLOSE and f.close_code == 1001 and f.payload[2:] == b"idle timeout"
+            ws.send_frame(CLOSE, f.payload[:2])
+            assert ws.wait_closed(5)
+        closed_with(srv, 1001)
+
+
 def test_close_timeout_drops_a_peer_that_does_not_answer():
     class App(EchoWS):
         def on_ws_open(self, conn_id):
@@ -558,7 +574,7 @@ def test_options_are_checked(name, value, exc):
 
 def test_option_defaults():
     srv = hpsocket.HttpServer()
-    assert (srv.ws_max_message_size, srv.ws_ping_interval, srv.ws_ping_timeout, srv.ws_close_timeout) == \
-        (1 << 20, 20.0, 20.0, 10.0)
+    assert (srv.ws_max_message_size, srv.ws_ping_interval, srv.ws_ping_timeout, srv.ws_close_timeout,
+            srv.ws_idle_timeout) == (1 << 20, 20.0, 20.0, 10.0, None)
     srv.ws_ping_interval = None
     assert srv.ws_ping_interval is None

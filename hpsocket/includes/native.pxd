@@ -218,6 +218,7 @@ cdef extern from "_http.h" nogil:
         unsigned int ws_ping_ms
         unsigned int ws_pong_ms
         unsigned int ws_close_ms
+        unsigned int ws_idle_ms
         int threads
         int jobs_closed
 
@@ -306,6 +307,7 @@ cdef extern from "_http.h" nogil:
     void hps_ws_seen(hps_ws* ws)
     hps_ws* hps_ws_of(hps_ctx* ctx, HP_CONNID conn_id)
     void hps_ws_ponged(hps_ws* ws)
+    void hps_ws_message_seen(hps_ws* ws)
 
 cdef extern from "_http_client.h" nogil:
     hps_ws* hps_wsc_of(hps_ctx* ctx, HP_CONNID conn_id)
