@@ -911,7 +911,7 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
     /* This thread writes pieces in order until the next one is missing. */
     for (i = 0; i < count; i++) {
         if (bufs[i].len > 0) {
-            hps_http_write(ctx, sender, id, bufs, count, st->batched);
+            hps_http_write(ctx, sender, id, bufs, count, st->ws != NULL ? st->ws->batched : st->batched);
             break;
         }
     }

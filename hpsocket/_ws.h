@@ -227,6 +227,9 @@ typedef struct hps_ws {
     unsigned long long last_msg_ms;   /* the last whole data message */
     int close_code;           /* of the peer's Close, for on_ws_close */
     int reported;             /* on_ws_close was called */
+    int batched;              /* server: this frame came in the same read as the
+                                 previous one (hps_http_follows): what answers it
+                                 joins the library's queue, one write for all */
 } hps_ws;
 
 static inline hps_ws *hps_ws_new(int server, unsigned long long seq, uint64_t max_message)

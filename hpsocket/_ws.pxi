@@ -205,6 +205,9 @@ cdef En_HP_HandleResult _ws_on_header(void* sender, HP_CONNID conn_id, BOOL fin,
     if ws == NULL or ws.reported:
         return HR_OK
     hps_ws_seen(ws)
+    if ctx.role == ROLE_SERVER:
+        # Frames of one read are answered with one write (see _http.h).
+        ws.batched = hps_http_follows(sender, conn_id)
     if hps_ws_frame_begin(ws, fin, rsv, opcode, mask, length):
         _ws_fail(ctx, sender, conn_id, ws)
     return HR_OK
@@ -257,6 +260,8 @@ cdef En_HP_HandleResult _ws_on_complete(void* sender, HP_CONNID conn_id) noexcep
                    hps_buf_data(&ws.ctl) + (2 if n >= 2 else 0), n - 2 if n >= 2 else 0)
     elif what == HPS_WS_FAILED:
         _ws_fail(ctx, sender, conn_id, ws)
+    if ctx.role == ROLE_SERVER:
+        hps_http_mark_end(sender, conn_id)
     return HR_OK
 
 

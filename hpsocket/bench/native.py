@@ -5,7 +5,10 @@ All three are plain C (sources in ``hpsocket/bench/native/``) compiled with the
 system C compiler on first use and cached:
 
 - ``loadgen``: the epoll load generator that drives every echo server in the
-  benchmark and checks each echoed byte;
+  benchmark and checks each echoed byte; in its ws modes it is also the
+  WebSocket client of ``python -m hpsocket bench --ws`` (the opening
+  handshake, masked binary frames, every echoed frame head checked) and the
+  1-to-N broadcast driver (``--mode ws-broadcast``);
 - ``echo_server``: an echo server straight over libhpsocket4c, with no Python,
   linked against the ``libhpsocket4c.so`` shipped inside this package;
 - ``http_server``: an HTTP server on libhpsocket4c's HttpServer, with no
@@ -135,8 +138,9 @@ def _compile(cmd_head, out_path, cmd_tail):
 
 
 def build(outdir=None, *, cc=None, libdir=None, force=False):
-    """Compile ``loadgen``, ``echo_server`` and ``http_server`` (once; later
-    calls reuse them).
+    """Compile ``loadgen`` (every benchmark's load generator, the WebSocket
+    one included), ``echo_server`` and ``http_server`` (once; later calls
+    reuse them).
 
     outdir: where the executables go; by default a cache directory keyed by
         a hash of the sources, header, library and compiler command.

@@ -196,6 +196,7 @@ cdef extern from "_ws.h" nogil:
         int failed
         int close_code
         int reported
+        int batched
 
     int hps_ws_frame_begin(hps_ws* ws, int fin, int rsv, int opcode, const unsigned char* mask,
                            unsigned long long length)
