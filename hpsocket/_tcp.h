@@ -8,6 +8,8 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -69,8 +71,24 @@ static inline int hps_quiesce_listener(int listen_fd)
         fclose(f);
     }
     closedir(dir);
-    if (found)
+    if (found) {
+        /* A worker woken before the removal may still be on its way to
+         * accept(), and the library closes the descriptor next.  An idle,
+         * non-blocking listening socket put in its place (same number)
+         * makes that late accept() get EAGAIN instead of EBADF, whatever
+         * the timing. */
+        int idle = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (idle >= 0) {
+            struct sockaddr_in a;
+            memset(&a, 0, sizeof(a));
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (bind(idle, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(idle, 1) == 0)
+                dup2(idle, listen_fd);
+            close(idle);
+        }
         usleep(20000);
+    }
     return found;
 }
 
