@@ -201,7 +201,7 @@ cdef class Component:
                     ops.family_stop(self._ctx)
                 if ops.get_state(handle) != SS_STOPPED:
                     if self._ctx != NULL and self._ctx.listen_fd >= 0:
-                        hps_quiesce_listener(self._ctx.listen_fd)
+                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd)
                     ops.stop(handle)
                 hps_unregister(handle)
                 ops.destroy(handle)
@@ -334,7 +334,7 @@ cdef class Component:
                     if ops.family_stop != NULL:
                         ops.family_stop(self._ctx)
                     if self._ctx.listen_fd >= 0:
-                        hps_quiesce_listener(self._ctx.listen_fd)
+                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd)
                         self._ctx.listen_fd = -1
                     ops.stop(handle)
                     # A component that is still starting or stopping in another

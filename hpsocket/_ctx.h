@@ -77,6 +77,7 @@ typedef struct hps_ctx {
     hps_conn *client_conn;     /* a client's only connection record */
     int client_closed;         /* a client's connection closed (until restart) */
     int listen_fd;             /* a server's listening socket, or -1 */
+    int accepting;             /* workers inside OnAccept (see hps_quiesce_listener) */
     long live_conns;           /* server: accepted and not yet closed */
     long max_conns;            /* server: the user's max_connections */
     long refused;              /* server: connections refused over max_conns */

@@ -166,12 +166,21 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
 
 
 cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
-    cdef hps_owner saved
     cdef hps_ctx* ctx = hps_lookup(sender)
-    cdef hps_ctx* handled
-    cdef En_HP_HandleResult rc = HR_IGNORE
+    cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
+    # Counted: stop() waits for the workers inside (see hps_quiesce_listener).
+    hps_accept_begin(ctx)
+    rc = _accepted(ctx, sender, conn_id, fd)
+    hps_accept_end(ctx)
+    return rc
+
+
+cdef En_HP_HandleResult _accepted(hps_ctx* ctx, void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
+    cdef hps_owner saved
+    cdef hps_ctx* handled
+    cdef En_HP_HandleResult rc = HR_IGNORE
     # max_connections is enforced here rather than by the library, which
     # drops the connections over its limit without telling anyone (its own
     # limit is set a little higher; see Server.max_connections).

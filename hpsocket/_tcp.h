@@ -28,6 +28,24 @@ static inline void hps_set_nodelay(UINT_PTR fd)
     setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* Workers inside OnAccept.  The library's accept loop calls accept() again
+ * after each OnAccept returns, so a server must not stop (the library then
+ * closes the listening socket) while one is still inside: hps_quiesce_listener
+ * waits for them, except for the calling thread's own. */
+static __thread int hps_tls_accepting = 0;
+
+static inline void hps_accept_begin(hps_ctx *ctx)
+{
+    __atomic_add_fetch(&ctx->accepting, 1, __ATOMIC_ACQ_REL);
+    hps_tls_accepting++;
+}
+
+static inline void hps_accept_end(hps_ctx *ctx)
+{
+    hps_tls_accepting--;
+    __atomic_sub_fetch(&ctx->accepting, 1, __ATOMIC_ACQ_REL);
+}
+
 /*
  * Before a server stops: take its listening socket out of the library's
  * epoll set.  HP-Socket 5.2.2's Stop shuts down and closes the listening
@@ -40,12 +58,12 @@ static inline void hps_set_nodelay(UINT_PTR fd)
  * before the library closes it.  The epoll descriptor is found through
  * /proc/self/fdinfo (the library does not expose it).
  */
-static inline int hps_quiesce_listener(int listen_fd)
+static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd)
 {
     DIR *dir;
     struct dirent *de;
     char path[64], line[256];
-    int found = 0;
+    int found = 0, i;
     if (listen_fd < 0)
         return 0;
     dir = opendir("/proc/self/fdinfo");
@@ -87,6 +105,11 @@ static inline int hps_quiesce_listener(int listen_fd)
                 dup2(idle, listen_fd);
             close(idle);
         }
+        /* A worker in OnAccept (waiting for the GIL, say) calls accept()
+         * again when it returns: wait for it (bounded), then give a worker
+         * woken just before the removal a moment to reach its accept(). */
+        for (i = 0; i < 10000 && __atomic_load_n(&ctx->accepting, __ATOMIC_ACQUIRE) > hps_tls_accepting; i++)
+            usleep(500);
         usleep(20000);
     }
     return found;

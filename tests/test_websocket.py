@@ -556,10 +556,11 @@ def test_api_argument_checks():
             assert srv.ws_send(123456789, "unknown") is False
             assert srv.ws_broadcast([], "x") == 0
         # A plain HTTP connection is not a WebSocket.
+        wait_for(lambda: srv.connection_count == 0)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            wait_for(lambda: srv.connection_ids)
-            assert srv.ws_send(srv.connection_ids[0], "x") is False
+            ids = wait_for(lambda: srv.connection_ids)
+            assert srv.ws_send(ids[0], "x") is False
 
 
 @pytest.mark.parametrize("name, value, exc", [

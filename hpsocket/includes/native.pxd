@@ -145,7 +145,9 @@ cdef extern from "_thread.h" nogil:
 
 cdef extern from "_tcp.h" nogil:
     void hps_set_nodelay(UINT_PTR fd)
-    int hps_quiesce_listener(int listen_fd)
+    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd)
+    void hps_accept_begin(hps_ctx* ctx)
+    void hps_accept_end(hps_ctx* ctx)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
     int hps_disconnect(hps_ctx* ctx, HP_CONNID conn_id, int force)
 
