@@ -28,14 +28,19 @@ static inline void hps_conn_call_end(hps_owner saved)
     hps_thread_leave(saved);
 }
 
-static inline void hps_call_begin(void)
+/* Returns what hps_call_end restores. */
+static inline void *hps_call_begin(void *sender)
 {
+    void *saved = hps_tls_owner.component;
+    hps_tls_owner.component = sender;
     hps_tls_callback_depth++;
     HPS_DEBUG_COUNT(hps_counter_in_flight, 1);
+    return saved;
 }
 
-static inline void hps_call_end(void)
+static inline void hps_call_end(void *saved)
 {
+    hps_tls_owner.component = saved;
     hps_tls_callback_depth--;
     HPS_DEBUG_COUNT(hps_counter_in_flight, -1);
 }

@@ -282,6 +282,8 @@ cdef class Component:
                 self._release_running()   # a client that stopped by itself
             else:
                 raise HPSocketError(SE_ILLEGAL_STATE, f"{type(self).__name__} is already started")
+        with nogil:
+            hps_gate_close(self._ctx)   # a client that stopped by itself left it open
         self._ctx.stop_requested = 0
         self._ctx.client_closed = 0
         self._ctx.live_conns = 0
@@ -294,6 +296,7 @@ cdef class Component:
     cdef int _after_start(self, BOOL ok) except -1:
         cdef int err = errno
         if ok:
+            hps_gate_open(self._ctx)
             _live.add(self)
             return 0
         self._release_running()
@@ -329,8 +332,9 @@ cdef class Component:
         cdef void* handle = self._handle
         cdef const Ops* ops = self._ops
         with self._lifecycle:
-            if ops.get_state(handle) != SS_STOPPED:
-                with nogil:
+            with nogil:
+                hps_gate_close(self._ctx)   # see _ctx.h
+                if ops.get_state(handle) != SS_STOPPED:
                     if ops.family_stop != NULL:
                         ops.family_stop(self._ctx)
                     if self._ctx.listen_fd >= 0:

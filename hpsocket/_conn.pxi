@@ -84,9 +84,10 @@ cdef int _conn_send_file(Component self, HP_CONNID conn_id, object path, object 
     cdef WSABUF* hp = NULL
     cdef WSABUF* tp = NULL
     cdef bint have_h = False, have_t = False
-    cdef BOOL ok
+    cdef BOOL ok = 0
     cdef const char* c_fname
     cdef Py_ssize_t total
+    cdef int gate
     if b"\0" in fname:
         raise ValueError("path must not contain NUL characters")
     st = os.stat(fname)    # FileNotFoundError and friends, clearly
@@ -122,10 +123,13 @@ cdef int _conn_send_file(Component self, HP_CONNID conn_id, object path, object 
             tp = &tb
         c_fname = fname
         with nogil:
-            if not hps_is_owner(self._handle, self._ctx.role, conn_id):
-                hps_direct_forbid(self._ctx, conn_id)   # see _send.h
-            hps_out_flush_for(self._ctx, self._handle, conn_id)
-            ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                if not hps_is_owner(self._handle, self._ctx.role, conn_id):
+                    hps_direct_forbid(self._ctx, conn_id)   # see _send.h
+                hps_out_flush_for(self._ctx, self._handle, conn_id)
+                ok = self._ops.send_small_file(self._handle, conn_id, c_fname, hp, tp)
+            hps_gate_leave(self._ctx, gate)
     finally:
         if have_h:
             PyBuffer_Release(&hv)
@@ -138,11 +142,13 @@ cdef object _conn_address(Component self, HP_CONNID conn_id, bint remote):
     cdef char buf[80]
     cdef int n = sizeof(buf)
     cdef USHORT port = 0
-    cdef BOOL ok
-    if remote:
+    cdef BOOL ok = 0
+    cdef int gate = hps_gate_enter(self._ctx)
+    if gate and remote:
         ok = self._ops.get_remote_address(self._handle, conn_id, buf, &n, &port)
-    else:
+    elif gate:
         ok = self._ops.get_local_address(self._handle, conn_id, buf, &n, &port)
+    hps_gate_leave(self._ctx, gate)
     if not ok:
         raise _not_connected(conn_id)
     buf[sizeof(buf) - 1] = 0
@@ -151,15 +157,24 @@ cdef object _conn_address(Component self, HP_CONNID conn_id, bint remote):
 
 cdef object _conn_pending(Component self, HP_CONNID conn_id):
     cdef int n = 0
-    if not self._ops.native.get_pending(self._handle, conn_id, &n):
+    cdef BOOL ok = 0
+    cdef int gate = hps_gate_enter(self._ctx)
+    if gate:
+        ok = self._ops.native.get_pending(self._handle, conn_id, &n)
+    hps_gate_leave(self._ctx, gate)
+    if not ok:
         raise _not_connected(conn_id)
     return n
 
 
 cdef int _conn_pause(Component self, HP_CONNID conn_id, bint paused) except -1:
-    cdef BOOL ok
+    cdef BOOL ok = 0
+    cdef int gate
     with nogil:
-        ok = self._ops.pause_receive(self._handle, conn_id, paused)
+        gate = hps_gate_enter(self._ctx)
+        if gate:
+            ok = self._ops.pause_receive(self._handle, conn_id, paused)
+        hps_gate_leave(self._ctx, gate)
     return ok
 
 
@@ -169,8 +184,12 @@ cdef int _conn_set_extra(Component self, HP_CONNID conn_id, object obj) except -
     cdef PyObject* new = NULL if obj is None else <PyObject*>obj
     cdef int known = 0
     cdef En_HP_ServiceState state = self._ops.get_state(self._handle)
+    cdef int gate
     # STARTING too: connections accepted while start() runs are live.
     if state != SS_STARTED and state != SS_STARTING:
+        raise _not_connected(conn_id)
+    gate = hps_gate_enter(self._ctx)
+    if not gate:
         raise _not_connected(conn_id)
     Py_XINCREF(new)
     hps_lock(self._ctx)
@@ -179,6 +198,7 @@ cdef int _conn_set_extra(Component self, HP_CONNID conn_id, object obj) except -
         old = rec.extra
         rec.extra = new
     hps_unlock(self._ctx)
+    hps_gate_leave(self._ctx, gate)
     Py_XDECREF(old)
     if rec == NULL and new != NULL:
         Py_XDECREF(new)
@@ -194,9 +214,13 @@ cdef object _conn_get_extra(Component self, HP_CONNID conn_id, object default):
     cdef hps_conn* rec
     cdef object result = default
     cdef int known = 0
+    cdef int gate = hps_gate_enter(self._ctx)
+    if not gate:
+        return result
     hps_lock(self._ctx)
     rec = hps_conn_get(self._ctx, conn_id, 0, &known)
     if rec != NULL and rec.extra != NULL:
         result = <object>rec.extra
     hps_unlock(self._ctx)
+    hps_gate_leave(self._ctx, gate)
     return result

@@ -19,6 +19,7 @@
 
 #include "_base.h"
 #include "_buf.h"
+#include "_thread.h"
 
 /* ------------------------------------------------------------------ */
 /* Capabilities of a family                                             */
@@ -82,6 +83,8 @@ typedef struct hps_ctx {
     long max_conns;            /* server: the user's max_connections */
     long refused;              /* server: connections refused over max_conns */
     void *family;              /* a family's own per-component state, or NULL */
+    int gate_open;             /* the gate (below) lets callers in */
+    int gate_calls;            /* callers inside the gate */
 } hps_ctx;
 
 static inline hps_ctx *hps_ctx_new(const hps_ops *ops)
@@ -199,6 +202,53 @@ static inline hps_conn *hps_conn_detach(hps_ctx *ctx, HP_CONNID id)
         while (__atomic_load_n(&rec->direct, __ATOMIC_ACQUIRE) == HPS_DIRECT_BUSY)
             sched_yield();
     return rec;
+}
+
+/* ------------------------------------------------------------------ */
+/* The gate: callers from outside the component's own callbacks         */
+/*
+ * HP-Socket's Stop frees the table from connection id to socket object
+ * once its workers have ended, and Start allocates it anew, with no lock
+ * against other threads: GetConnectionExtra, Send or GetRemoteAddress from
+ * a Python thread at that moment read freed memory or a table half made
+ * (a SIGSEGV in CTcpServer::FindSocketObj, tests/stress's bad-ids abuse
+ * test, restarting a server while threads call it).  So every public
+ * method that names connections enters the gate around its library calls:
+ * start() and stop() close it and wait for the callers inside before they
+ * call the library, start() opens it once the library has started, and a
+ * closed gate reads as "not connected".  The component's own handlers pass
+ * without counting: the library waits for them before it frees anything.
+ */
+
+/* 0: closed, do not call the library; else pass it to hps_gate_leave. */
+static inline int hps_gate_enter(hps_ctx *ctx)
+{
+    if (hps_in_callback_of(ctx->sender))
+        return 2;
+    __atomic_add_fetch(&ctx->gate_calls, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ctx->gate_open, __ATOMIC_SEQ_CST))
+        return 1;
+    __atomic_sub_fetch(&ctx->gate_calls, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static inline void hps_gate_leave(hps_ctx *ctx, int entered)
+{
+    if (entered == 1)
+        __atomic_sub_fetch(&ctx->gate_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Without the GIL: a caller inside may need it to come out. */
+static inline void hps_gate_close(hps_ctx *ctx)
+{
+    __atomic_store_n(&ctx->gate_open, 0, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&ctx->gate_calls, __ATOMIC_SEQ_CST) > 0)
+        sched_yield();
+}
+
+static inline void hps_gate_open(hps_ctx *ctx)
+{
+    __atomic_store_n(&ctx->gate_open, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ------------------------------------------------------------------ */

@@ -134,6 +134,7 @@ cdef En_HP_HandleResult _ev_shutdown(Component self) noexcept:
 # -- trampolines (without the GIL) --------------------------------------------
 
 cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept nogil:
+    cdef void* saved_component
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
     if ctx != NULL:
@@ -141,14 +142,15 @@ cdef En_HP_HandleResult _on_prepare_listen(void* sender, UINT_PTR fd) noexcept n
     ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
-    hps_call_begin()
+    saved_component = hps_call_begin(sender)
     with gil:
         rc = _ev_prepare(<Component><object>ctx.owner, 0, fd)
-    hps_call_end()
+    hps_call_end(saved_component)
     return rc
 
 
 cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
+    cdef void* saved_component
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
     if ctx != NULL:
@@ -158,10 +160,10 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
     ctx = _handled(sender, EV_PREPARE)
     if ctx == NULL:
         return HR_IGNORE
-    hps_call_begin()
+    saved_component = hps_call_begin(sender)
     with gil:
         rc = _ev_prepare(<Component><object>ctx.owner, conn_id, fd)
-    hps_call_end()
+    hps_call_end(saved_component)
     return rc
 
 
@@ -178,6 +180,7 @@ cdef En_HP_HandleResult _on_accept(void* sender, HP_CONNID conn_id, UINT_PTR fd)
 
 
 cdef En_HP_HandleResult _accepted(hps_ctx* ctx, void* sender, HP_CONNID conn_id, UINT_PTR fd) noexcept nogil:
+    cdef void* saved_component
     cdef hps_owner saved
     cdef hps_ctx* handled
     cdef En_HP_HandleResult rc = HR_IGNORE
@@ -189,10 +192,10 @@ cdef En_HP_HandleResult _accepted(hps_ctx* ctx, void* sender, HP_CONNID conn_id,
         __atomic_add_fetch(&ctx.refused, 1, __ATOMIC_RELAXED)
         handled = _handled(sender, EV_REFUSED)
         if handled != NULL:
-            hps_call_begin()
+            saved_component = hps_call_begin(sender)
             with gil:
                 _ev_refused(<Component><object>ctx.owner, conn_id)
-            hps_call_end()
+            hps_call_end(saved_component)
         return HR_ERROR
     if ctx.no_delay:
         hps_set_nodelay(fd)
@@ -264,6 +267,7 @@ cdef En_HP_HandleResult _on_receive(void* sender, HP_CONNID conn_id, const BYTE*
 
 
 cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept nogil:
+    cdef void* saved_component
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc = HR_IGNORE
     if ctx == NULL:
@@ -271,10 +275,10 @@ cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketO
     if ctx.model == MODEL_PACK and op == SO_RECEIVE:
         error = _pack_close_error(ctx, conn_id, error)
     if _handled(sender, EV_CLOSE) != NULL:
-        hps_call_begin()
+        saved_component = hps_call_begin(sender)
         with gil:
             rc = _ev_close(<Component><object>ctx.owner, conn_id, op, error)
-        hps_call_end()
+        hps_call_end(saved_component)
     # After on_close, so that get_extra and fetch still work inside it.
     _release_conn(ctx, conn_id)
     if ctx.role == ROLE_SERVER:
@@ -283,12 +287,13 @@ cdef En_HP_HandleResult _on_close(void* sender, HP_CONNID conn_id, En_HP_SocketO
 
 
 cdef En_HP_HandleResult _on_shutdown(void* sender) noexcept nogil:
+    cdef void* saved_component
     cdef hps_ctx* ctx = _handled(sender, EV_SHUTDOWN)
     cdef En_HP_HandleResult rc
     if ctx == NULL:
         return HR_IGNORE
-    hps_call_begin()
+    saved_component = hps_call_begin(sender)
     with gil:
         rc = _ev_shutdown(<Component><object>ctx.owner)
-    hps_call_end()
+    hps_call_end(saved_component)
     return rc

@@ -18,10 +18,11 @@
 # bufs[1:count], is what to send, at most total bytes together.
 cdef inline BOOL _send_framed(Component self, HP_CONNID conn_id, WSABUF* bufs, int count,
                               size_t total) noexcept:
-    cdef BOOL ok
+    cdef BOOL ok = 0
     cdef hps_ctx* ctx = self._ctx
     cdef void* handle = self._handle
     cdef uint32_t header
+    cdef int gate
     if ctx.model == MODEL_PACK:
         header = hps_pack_header(ctx.pack_flag, <uint32_t>total)
         bufs[0].buf = <unsigned char*>&header
@@ -30,7 +31,10 @@ cdef inline BOOL _send_framed(Component self, HP_CONNID conn_id, WSABUF* bufs, i
         bufs += 1
         count -= 1
     with nogil:
-        ok = hps_send(ctx, handle, conn_id, bufs, count)
+        gate = hps_gate_enter(ctx)
+        if gate:
+            ok = hps_send(ctx, handle, conn_id, bufs, count)
+        hps_gate_leave(ctx, gate)
     return ok
 
 
@@ -215,6 +219,9 @@ cdef En_HP_FetchResult _pull_fetch_raw(Component self, HP_CONNID conn_id, BYTE* 
     cdef hps_conn* rec
     cdef int known = 0
     cdef En_HP_FetchResult rc = FR_DATA_NOT_FOUND
+    cdef int gate = hps_gate_enter(self._ctx)
+    if not gate:
+        return rc
     hps_lock(self._ctx)
     rec = hps_conn_get(self._ctx, conn_id, 0, &known)
     if known and (self._ops.role != ROLE_CLIENT or self._ops.get_state(self._handle) == SS_STARTED):
@@ -223,6 +230,7 @@ cdef En_HP_FetchResult _pull_fetch_raw(Component self, HP_CONNID conn_id, BYTE* 
         else:
             rc = FR_LENGTH_TOO_LONG   # fewer than n bytes buffered
     hps_unlock(self._ctx)
+    hps_gate_leave(self._ctx, gate)
     return rc
 
 

@@ -169,6 +169,18 @@ static inline void hps_http_pipe_end(hps_http_pipe *p, int error)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* The reader lets the worker read again (any thread, p->lock held). */
+static inline void hps_http_pipe_resume(hps_http_pipe *p)
+{
+    hps_ctx *ctx = hps_lookup(p->sender);
+    int gate = ctx != NULL ? hps_gate_enter(ctx) : 0;
+    p->paused = 0;
+    if (gate)
+        HP_Server_PauseReceive(p->sender, p->id, 0);
+    if (ctx != NULL)
+        hps_gate_leave(ctx, gate);
+}
+
 /*
  * The reader's end: up to n bytes into out.  Returns the count, 0 at the
  * end of the body, -1 if it will not come whole, -2 after timeout_ms
@@ -198,10 +210,8 @@ static inline long hps_http_pipe_read(hps_http_pipe *p, unsigned char *out, size
             n = (size_t)INT_MAX;
         hps_buf_take(&p->buf, out, (int)n, 0);
         got = (long)n;
-        if (p->paused && hps_buf_len(&p->buf) < HPS_PIPE_LOW) {
-            p->paused = 0;
-            HP_Server_PauseReceive(p->sender, p->id, 0);
-        }
+        if (p->paused && hps_buf_len(&p->buf) < HPS_PIPE_LOW)
+            hps_http_pipe_resume(p);
     } else if (p->error) {
         got = -1;
     } else if (p->eof) {
@@ -218,10 +228,8 @@ static inline void hps_http_pipe_discard(hps_http_pipe *p)
     pthread_mutex_lock(&p->lock);
     p->discard = 1;
     hps_buf_free(&p->buf);
-    if (p->paused) {
-        p->paused = 0;
-        HP_Server_PauseReceive(p->sender, p->id, 0);
-    }
+    if (p->paused)
+        hps_http_pipe_resume(p);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -955,15 +963,18 @@ static inline int hps_http_submit(hps_ctx *ctx, void *sender, HP_CONNID id,
  * reads no more requests): its head then says Connection: close. */
 static inline int hps_http_last_answer(hps_ctx *ctx, HP_CONNID id, unsigned long long seq)
 {
-    int known, last = 0;
+    int known, last = 0, gate = hps_gate_enter(ctx);   /* any thread */
     hps_conn *rec;
     hps_http_conn *st;
+    if (!gate)
+        return 1;
     hps_lock(ctx);
     rec = hps_conn_get(ctx, id, 0, &known);
     st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
     if (st != NULL)
         last = __atomic_load_n(&st->dead, __ATOMIC_ACQUIRE) && seq + 1 == st->next_seq;
     hps_unlock(ctx);
+    hps_gate_leave(ctx, gate);
     return last;
 }
 

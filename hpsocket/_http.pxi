@@ -498,7 +498,7 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
     """Send the response to req: True, or False if the connection is gone."""
     cdef Py_buffer view
     cdef WSABUF bufs[2]
-    cdef int count = 1, rc
+    cdef int count = 1, rc = 0, gate
     cdef hps_buf head
     cdef _HeadInfo info
     cdef HP_CONNID conn_id = req.conn_id
@@ -523,8 +523,11 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
             bufs[1].len = <unsigned int>view.len
             count = 2
         with nogil:
-            rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count,
-                                 HPS_HTTP_END | (HPS_HTTP_CLOSE if info.close else 0))
+            gate = hps_gate_enter(server._ctx)
+            if gate:
+                rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count,
+                                     HPS_HTTP_END | (HPS_HTTP_CLOSE if info.close else 0))
+            hps_gate_leave(server._ctx, gate)
         if req.body_stream is not None:
             req.body_stream._discard()
     finally:
@@ -543,15 +546,18 @@ cdef int _submit_piece(HttpServer server, Request req, WSABUF* bufs, int count, 
     hps_http_submit."""
     cdef HP_CONNID conn_id = req.conn_id
     cdef unsigned long long seq = req._seq
-    cdef int rc, pending
+    cdef int rc = 0, pending, gate
     with nogil:
-        rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count, flags)
-        # Written now, not when the callback returns: the next piece may come
-        # from another thread, through the library's queue.
-        hps_out_flush_for(server._ctx, server._handle, conn_id)
-        if rc > 0 and not hps_in_callback():
-            while server._ctx.ops.get_pending(server._handle, conn_id, &pending) and pending > _HIGH_WATER:
-                usleep(1000)
+        gate = hps_gate_enter(server._ctx)
+        if gate:
+            rc = hps_http_submit(server._ctx, server._handle, conn_id, seq, bufs, count, flags)
+            # Written now, not when the callback returns: the next piece may come
+            # from another thread, through the library's queue.
+            hps_out_flush_for(server._ctx, server._handle, conn_id)
+            if rc > 0 and not hps_in_callback():
+                while server._ctx.ops.get_pending(server._handle, conn_id, &pending) and pending > _HIGH_WATER:
+                    usleep(1000)
+        hps_gate_leave(server._ctx, gate)
     return rc
 
 
@@ -1380,13 +1386,16 @@ cdef class HttpServer(Server):
         if the connection is not an open WebSocket (gone, never upgraded,
         or closing)."""
         cdef Py_buffer view
-        cdef int opcode, rc
+        cdef int opcode, rc = 0, gate
         cdef HP_CONNID c = _conn_arg(conn_id)
         keep = _ws_payload(message, &opcode, &view)
         try:
             with nogil:
-                rc = hps_ws_send(self._ctx, self._handle, c, opcode, <const unsigned char*>view.buf,
-                                 <size_t>view.len, 0)
+                gate = hps_gate_enter(self._ctx)
+                if gate:
+                    rc = hps_ws_send(self._ctx, self._handle, c, opcode, <const unsigned char*>view.buf,
+                                     <size_t>view.len, 0)
+                hps_gate_leave(self._ctx, gate)
         finally:
             PyBuffer_Release(&view)
         return rc != 0
@@ -1395,7 +1404,7 @@ cdef class HttpServer(Server):
         """Send one message to many connections (any thread): framed once,
         written to each in one native call.  Returns how many took it."""
         cdef Py_buffer view
-        cdef int opcode, sent
+        cdef int opcode, sent = 0, gate
         cdef list ids = [_conn_arg(c) for c in conn_ids]
         cdef Py_ssize_t n = len(ids), i
         cdef HP_CONNID* arr
@@ -1412,8 +1421,11 @@ cdef class HttpServer(Server):
             keep = _ws_payload(message, &opcode, &view)
             try:
                 with nogil:
-                    sent = hps_ws_broadcast(self._ctx, self._handle, arr, <int>n, opcode,
-                                            <const unsigned char*>view.buf, <size_t>view.len)
+                    gate = hps_gate_enter(self._ctx)
+                    if gate:
+                        sent = hps_ws_broadcast(self._ctx, self._handle, arr, <int>n, opcode,
+                                                <const unsigned char*>view.buf, <size_t>view.len)
+                    hps_gate_leave(self._ctx, gate)
             finally:
                 PyBuffer_Release(&view)
         finally:
@@ -1424,15 +1436,18 @@ cdef class HttpServer(Server):
         """Send a ping (at most 125 bytes of data); the peer's pong resets
         the keep-alive timer.  True if sent or queued."""
         cdef Py_buffer view
-        cdef int rc
+        cdef int rc = 0, gate
         cdef HP_CONNID c = _conn_arg(conn_id)
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             if view.len > 125:
                 raise ValueError("a ping carries at most 125 bytes")
             with nogil:
-                rc = hps_ws_send(self._ctx, self._handle, c, HPS_WS_PING, <const unsigned char*>view.buf,
-                                 <size_t>view.len, 0)
+                gate = hps_gate_enter(self._ctx)
+                if gate:
+                    rc = hps_ws_send(self._ctx, self._handle, c, HPS_WS_PING, <const unsigned char*>view.buf,
+                                     <size_t>view.len, 0)
+                hps_gate_leave(self._ctx, gate)
         finally:
             PyBuffer_Release(&view)
         return rc != 0
@@ -1447,9 +1462,12 @@ cdef class HttpServer(Server):
         cdef HP_CONNID c = _conn_arg(conn_id)
         cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(r)
         cdef size_t n = PyBytes_GET_SIZE(r)
-        cdef int rc
+        cdef int rc = 0, gate
         with nogil:
-            rc = hps_ws_send_close(self._ctx, self._handle, c, c_code, p, n, 0)
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                rc = hps_ws_send_close(self._ctx, self._handle, c, c_code, p, n, 0)
+            hps_gate_leave(self._ctx, gate)
         return rc != 0
 
     property ws_max_message_size:

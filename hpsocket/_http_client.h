@@ -289,11 +289,15 @@ static void hps_httpc_family_stop(hps_ctx *ctx)
 static inline void hps_httpc_mark_closing(hps_ctx *ctx, HP_CONNID id)
 {
     hps_httpc_conn *st;
+    int gate = hps_gate_enter(ctx);   /* any thread */
+    if (!gate)
+        return;
     hps_lock(ctx);
     st = hps_httpc_state_locked(ctx, id, 0);
     if (st != NULL)
         st->closing = 1;
     hps_unlock(ctx);
+    hps_gate_leave(ctx, gate);
 }
 
 /* ------------------------------------------------------------------ */
@@ -556,11 +560,15 @@ static inline hps_ws *hps_wsc_of(hps_ctx *ctx, HP_CONNID id)
 static inline int hps_wsc_expect(hps_ctx *ctx, HP_CONNID id)
 {
     hps_httpc_conn *st;
+    int gate = hps_gate_enter(ctx);   /* any thread */
+    if (!gate)
+        return -1;
     hps_lock(ctx);
     st = hps_httpc_state_locked(ctx, id, 1);
     if (st != NULL)
         st->ws_pending = 1;
     hps_unlock(ctx);
+    hps_gate_leave(ctx, gate);
     return st != NULL ? 0 : -1;
 }
 

@@ -257,11 +257,13 @@ cdef bytes _host_header(Component self, HP_CONNID conn_id):
     cdef char buf[256]
     cdef int n = sizeof(buf)
     cdef USHORT port = 0
-    cdef BOOL ok
-    if self._ops.role == ROLE_AGENT:
+    cdef BOOL ok = 0
+    cdef int gate = hps_gate_enter(self._ctx)
+    if gate and self._ops.role == ROLE_AGENT:
         ok = HP_Agent_GetRemoteHost(self._handle, conn_id, buf, &n, &port)
-    else:
+    elif gate:
         ok = HP_Client_GetRemoteHost(self._handle, buf, &n, &port)
+    hps_gate_leave(self._ctx, gate)
     if not ok:
         return None
     buf[sizeof(buf) - 1] = 0
@@ -296,6 +298,7 @@ cdef object _httpc_request(Component self, HP_CONNID conn_id, object method, obj
     cdef const char* ct = t
     cdef size_t ml = PyBytes_GET_SIZE(m), tl = PyBytes_GET_SIZE(t)
     cdef BOOL ok = 0
+    cdef int gate
     cdef bint length
     cdef char num[32]
     cdef bytes cl_value
@@ -341,18 +344,21 @@ cdef object _httpc_request(Component self, HP_CONNID conn_id, object method, obj
                 hdrs[nh].value = cl_value
                 nh += 1
             with nogil:
-                hps_httpc_lock_sends(ctx)
-                req = hps_httpc_push(ctx, conn_id, cm, ml, ct, tl)
-                if req != NULL:
-                    if role == ROLE_AGENT:
-                        ok = HP_HttpAgent_SendRequest(handle, conn_id, cm, ct, hdrs, nh,
-                                                      <const BYTE*>view.buf, <int>view.len)
-                    else:
-                        ok = HP_HttpClient_SendRequest(handle, cm, ct, hdrs, nh,
-                                                       <const BYTE*>view.buf, <int>view.len)
-                    if not ok:
-                        hps_httpc_unpush(ctx, conn_id, req)
-                hps_httpc_unlock_sends(ctx)
+                gate = hps_gate_enter(ctx)
+                if gate:
+                    hps_httpc_lock_sends(ctx)
+                    req = hps_httpc_push(ctx, conn_id, cm, ml, ct, tl)
+                    if req != NULL:
+                        if role == ROLE_AGENT:
+                            ok = HP_HttpAgent_SendRequest(handle, conn_id, cm, ct, hdrs, nh,
+                                                          <const BYTE*>view.buf, <int>view.len)
+                        else:
+                            ok = HP_HttpClient_SendRequest(handle, cm, ct, hdrs, nh,
+                                                           <const BYTE*>view.buf, <int>view.len)
+                        if not ok:
+                            hps_httpc_unpush(ctx, conn_id, req)
+                    hps_httpc_unlock_sends(ctx)
+                hps_gate_leave(ctx, gate)
             return bool(ok)
         _append(&head, cm, ml)
         _append(&head, " ", 1)
@@ -377,13 +383,16 @@ cdef object _httpc_request(Component self, HP_CONNID conn_id, object method, obj
             bufs[1].len = <unsigned int>view.len
             count = 2
         with nogil:
-            hps_httpc_lock_sends(ctx)
-            req = hps_httpc_push(ctx, conn_id, cm, ml, ct, tl)
-            if req != NULL:
-                ok = hps_send(ctx, handle, conn_id, bufs, count)
-                if not ok:
-                    hps_httpc_unpush(ctx, conn_id, req)
-            hps_httpc_unlock_sends(ctx)
+            gate = hps_gate_enter(ctx)
+            if gate:
+                hps_httpc_lock_sends(ctx)
+                req = hps_httpc_push(ctx, conn_id, cm, ml, ct, tl)
+                if req != NULL:
+                    ok = hps_send(ctx, handle, conn_id, bufs, count)
+                    if not ok:
+                        hps_httpc_unpush(ctx, conn_id, req)
+                hps_httpc_unlock_sends(ctx)
+            hps_gate_leave(ctx, gate)
         return bool(ok)
     finally:
         PyBuffer_Release(&view)
@@ -548,6 +557,7 @@ cdef En_HP_HttpParseResult _httpc_on_upgrade(void* sender, HP_CONNID conn_id, En
 
 
 cdef En_HP_HttpParseResult _httpc_on_parse_error(void* sender, HP_CONNID conn_id, int code, LPCTSTR desc) noexcept nogil:
+    cdef void* saved_component
     cdef hps_ctx* ctx
     cdef hps_httpc_conn* st = _httpc_conn(sender, conn_id, &ctx)
     if st == NULL or st.failed or st.error:
@@ -555,10 +565,10 @@ cdef En_HP_HttpParseResult _httpc_on_parse_error(void* sender, HP_CONNID conn_id
     st.error = EBADMSG
     ctx = _handled(sender, EV_PARSE_ERROR)
     if ctx != NULL:
-        hps_call_begin()
+        saved_component = hps_call_begin(sender)
         with gil:
             _ev_parse_error(<Component><object>ctx.owner, conn_id, code, desc)
-        hps_call_end()
+        hps_call_end(saved_component)
     return HPR_OK
 
 

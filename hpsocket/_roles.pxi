@@ -75,15 +75,18 @@ cdef class _Connections(Component):
         this side's sending), as HP-Socket 5.2 does."""
         cdef HP_CONNID c = _conn_arg(conn_id)
         cdef BOOL f = bool(force)
-        cdef BOOL ok
-        cdef int rc
+        cdef BOOL ok = 0
+        cdef int rc, gate
         with nogil:
-            hps_out_flush_for(self._ctx, self._handle, c)   # replies first
-            rc = hps_disconnect(self._ctx, c, f)
-            if rc < 0:
-                ok = self._ops.disconnect(self._handle, c, f)
-            else:
-                ok = rc
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                hps_out_flush_for(self._ctx, self._handle, c)   # replies first
+                rc = hps_disconnect(self._ctx, c, f)
+                if rc < 0:
+                    ok = self._ops.disconnect(self._handle, c, f)
+                else:
+                    ok = rc
+            hps_gate_leave(self._ctx, gate)
         return bool(ok)
 
     def remote_address(self, conn_id):
@@ -104,14 +107,26 @@ cdef class _Connections(Component):
 
     def is_receive_paused(self, conn_id):
         cdef BOOL paused = 0
-        if not self._ops.is_paused(self._handle, _conn_arg(conn_id), &paused):
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        cdef BOOL ok = 0
+        cdef int gate = hps_gate_enter(self._ctx)
+        if gate:
+            ok = self._ops.is_paused(self._handle, c, &paused)
+        hps_gate_leave(self._ctx, gate)
+        if not ok:
             raise _not_connected(conn_id)
         return bool(paused)
 
     def connect_period(self, conn_id):
         """Milliseconds since the connection was established."""
         cdef DWORD period = 0
-        if not self._ops.get_connect_period(self._handle, _conn_arg(conn_id), &period):
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        cdef BOOL ok = 0
+        cdef int gate = hps_gate_enter(self._ctx)
+        if gate:
+            ok = self._ops.get_connect_period(self._handle, c, &period)
+        hps_gate_leave(self._ctx, gate)
+        if not ok:
             raise _not_connected(conn_id)
         return period
 
@@ -119,9 +134,16 @@ cdef class _Connections(Component):
         """Milliseconds since the connection last received data (needs
         mark_silence=True)."""
         cdef DWORD period = 0
+        cdef HP_CONNID c = _conn_arg(conn_id)
+        cdef BOOL ok = 0
+        cdef int gate
         if not self._tunable_get(T_MARK_SILENCE):
             raise HPSocketError(SE_ILLEGAL_STATE, "silence_period needs mark_silence=True")
-        if not self._ops.get_silence_period(self._handle, _conn_arg(conn_id), &period):
+        gate = hps_gate_enter(self._ctx)
+        if gate:
+            ok = self._ops.get_silence_period(self._handle, c, &period)
+        hps_gate_leave(self._ctx, gate)
+        if not ok:
             raise _not_connected(conn_id)
         return period
 
@@ -129,9 +151,13 @@ cdef class _Connections(Component):
         """Disconnect every connection older than period_ms milliseconds."""
         cdef DWORD p = _period_arg(period_ms)
         cdef BOOL f = bool(force)
-        cdef BOOL ok
+        cdef BOOL ok = 0
+        cdef int gate
         with nogil:
-            ok = self._ops.disconnect_long(self._handle, p, f)
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                ok = self._ops.disconnect_long(self._handle, p, f)
+            hps_gate_leave(self._ctx, gate)
         return bool(ok)
 
     def disconnect_silence_connections(self, period_ms, force=True):
@@ -139,11 +165,15 @@ cdef class _Connections(Component):
         (needs mark_silence=True)."""
         cdef DWORD p = _period_arg(period_ms)
         cdef BOOL f = bool(force)
-        cdef BOOL ok
+        cdef BOOL ok = 0
+        cdef int gate
         if not self._tunable_get(T_MARK_SILENCE):
             raise HPSocketError(SE_ILLEGAL_STATE, "disconnect_silence_connections needs mark_silence=True")
         with nogil:
-            ok = self._ops.disconnect_silence(self._handle, p, f)
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                ok = self._ops.disconnect_silence(self._handle, p, f)
+            hps_gate_leave(self._ctx, gate)
         return bool(ok)
 
     def set_extra(self, conn_id, obj):
@@ -212,7 +242,7 @@ cdef class Server(_Connections):
     @property
     def connection_ids(self):
         """The ids of the live connections."""
-        return _all_ids(self._handle, HP_Server_GetAllConnectionIDs)
+        return _all_ids(self, HP_Server_GetAllConnectionIDs)
 
     worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default: 1 when the class handles on_receive or on_send, else one per usable CPU; see hpsocket.usable_cpus).")
     socket_buffer_size = _tunable_property(T_SOCKET_BUFFER_SIZE, "Receive buffer per read, bytes (default 4096).")
@@ -278,7 +308,7 @@ cdef class Agent(_Connections):
 
     @property
     def connection_ids(self):
-        return _all_ids(self._handle, HP_Agent_GetAllConnectionIDs)
+        return _all_ids(self, HP_Agent_GetAllConnectionIDs)
 
     worker_threads = _tunable_property(T_WORKER_THREADS, "Worker threads (default: 1 when the class handles on_receive or on_send, else one per usable CPU; see hpsocket.usable_cpus).")
     max_connections = _tunable_property(T_MAX_CONNECTIONS, "Connection limit (default 10000).")
@@ -297,7 +327,17 @@ cdef class Agent(_Connections):
 ctypedef BOOL (*_get_ids_fn)(void* handle, HP_CONNID* ids, DWORD* count) noexcept nogil
 
 
-cdef list _all_ids(void* handle, _get_ids_fn fn):
+cdef list _all_ids(Component self, _get_ids_fn fn):
+    cdef int gate = hps_gate_enter(self._ctx)
+    if not gate:
+        return []
+    try:
+        return _all_ids_inside(self._handle, fn)
+    finally:
+        hps_gate_leave(self._ctx, gate)
+
+
+cdef list _all_ids_inside(void* handle, _get_ids_fn fn):
     cdef DWORD count = 0
     cdef HP_CONNID* ids = NULL
     cdef list result = []
@@ -379,7 +419,12 @@ cdef class Client(Component):
 
     def is_receive_paused(self):
         cdef BOOL paused = 0
-        if not self._ops.is_paused(self._handle, 0, &paused):
+        cdef BOOL ok = 0
+        cdef int gate = hps_gate_enter(self._ctx)
+        if gate:
+            ok = self._ops.is_paused(self._handle, 0, &paused)
+        hps_gate_leave(self._ctx, gate)
+        if not ok:
             raise _not_connected(self.connection_id)
         return bool(paused)
 

@@ -97,9 +97,16 @@ static inline int hps_in_callback(void)
 typedef struct hps_owner {
     void *sender;      /* NULL: none */
     HP_CONNID conn;
+    void *component;   /* whose callback this thread runs, any event or thread */
 } hps_owner;
 
-static __thread hps_owner hps_tls_owner = {NULL, 0};
+static __thread hps_owner hps_tls_owner = {NULL, 0, NULL};
+
+/* Is this thread inside one of sender's callbacks (the gate, _ctx.h)? */
+static inline int hps_in_callback_of(void *sender)
+{
+    return hps_tls_owner.component == sender;
+}
 
 static inline int hps_is_owner(void *sender, int role, HP_CONNID id)
 {
@@ -113,6 +120,7 @@ static inline hps_owner hps_thread_enter(void *sender, HP_CONNID id)
     hps_owner saved = hps_tls_owner;
     hps_tls_callback_depth++;
     HPS_DEBUG_COUNT(hps_counter_in_flight, 1);
+    hps_tls_owner.component = sender;
     /* Only the library's worker threads hold a socket's I/O lock during its
      * callbacks; a Python thread may run one too (on_connect of a
      * synchronous connect), and its sends then take the library's queue. */

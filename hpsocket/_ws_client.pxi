@@ -136,12 +136,15 @@ cdef object _wsc_wait(_WsHandshake hs, object timeout):
 
 cdef object _wsc_send(Component self, HP_CONNID conn_id, object message):
     cdef Py_buffer view
-    cdef int opcode, rc
+    cdef int opcode, rc = 0, gate
     keep = _ws_payload(message, &opcode, &view)
     try:
         with nogil:
-            rc = hps_wsc_send(self._ctx, self._handle, conn_id, opcode, <const unsigned char*>view.buf,
-                              <size_t>view.len)
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                rc = hps_wsc_send(self._ctx, self._handle, conn_id, opcode, <const unsigned char*>view.buf,
+                                  <size_t>view.len)
+            hps_gate_leave(self._ctx, gate)
     finally:
         PyBuffer_Release(&view)
     return rc != 0
@@ -149,14 +152,17 @@ cdef object _wsc_send(Component self, HP_CONNID conn_id, object message):
 
 cdef object _wsc_ping(Component self, HP_CONNID conn_id, object data):
     cdef Py_buffer view
-    cdef int rc
+    cdef int rc = 0, gate
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
         if view.len > 125:
             raise ValueError("a ping carries at most 125 bytes")
         with nogil:
-            rc = hps_wsc_send(self._ctx, self._handle, conn_id, HPS_WS_PING, <const unsigned char*>view.buf,
-                              <size_t>view.len)
+            gate = hps_gate_enter(self._ctx)
+            if gate:
+                rc = hps_wsc_send(self._ctx, self._handle, conn_id, HPS_WS_PING, <const unsigned char*>view.buf,
+                                  <size_t>view.len)
+            hps_gate_leave(self._ctx, gate)
     finally:
         PyBuffer_Release(&view)
     return rc != 0
@@ -167,9 +173,12 @@ cdef object _wsc_close(Component self, HP_CONNID conn_id, object code, object re
     cdef bytes r = _ws_close_reason(reason)
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(r)
     cdef size_t n = PyBytes_GET_SIZE(r)
-    cdef int rc
+    cdef int rc = 0, gate
     with nogil:
-        rc = hps_wsc_send_close(self._ctx, self._handle, conn_id, c_code, p, n)
+        gate = hps_gate_enter(self._ctx)
+        if gate:
+            rc = hps_wsc_send_close(self._ctx, self._handle, conn_id, c_code, p, n)
+        hps_gate_leave(self._ctx, gate)
     return rc != 0
 
 

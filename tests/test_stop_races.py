@@ -48,3 +48,60 @@ def test_stop_during_connect_storm_does_not_kill_the_process():
     proc = run_python(40, source=SCRIPT, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "survived" in proc.stdout
+
+
+CALLERS = """
+    import socket, sys, threading, hpsocket
+
+    class Echo(hpsocket.TcpServer):
+        def on_accept(self, conn_id, sock):
+            ids.append(conn_id)
+
+        def on_receive(self, conn_id, data):
+            self.send(conn_id, data)
+
+    ids = []
+    srv = Echo()
+    done = threading.Event()
+    calls = {"ok": 0, "gone": 0}
+
+    def hammer():
+        n = 0
+        while not done.is_set():
+            for c in list(ids[-50:]) + [1, 2, 10**9]:
+                n += 1
+                try:
+                    srv.set_extra(c, n)
+                    srv.remote_address(c)
+                    calls["ok"] += 1
+                except hpsocket.HPSocketError:
+                    calls["gone"] += 1
+                srv.get_extra(c)
+                srv.send(c, b"x")
+                srv.send_packets(c, [b"a", b"b"])
+            srv.connection_ids
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(int(sys.argv[1])):
+        srv.start("127.0.0.1", 0)
+        socks = [socket.create_connection(srv.listen_address) for _ in range(5)]
+        srv.stop()
+        for s in socks:
+            s.close()
+    done.set()
+    for t in threads:
+        t.join(10)
+    print("survived", calls["ok"] > 0, calls["gone"] > 0, flush=True)
+"""
+
+
+def test_calls_from_threads_while_the_server_restarts():
+    # HP-Socket's Start and Stop remake and free the table behind every
+    # connection id without a lock; hpsocket's gate (_ctx.h) keeps other
+    # threads' calls out of the library meanwhile (SIGSEGV in
+    # CTcpServer::FindSocketObj without it).
+    proc = run_python(40, source=CALLERS, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "survived True True" in proc.stdout, proc.stdout

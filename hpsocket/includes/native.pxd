@@ -129,6 +129,10 @@ cdef extern from "_ctx.h" nogil:
     hps_conn* hps_conn_get(hps_ctx* ctx, HP_CONNID conn_id, int create, int* known)
     hps_conn* hps_conn_detach(hps_ctx* ctx, HP_CONNID conn_id)
     void hps_conn_free(hps_ctx* ctx, hps_conn* c)
+    int hps_gate_enter(hps_ctx* ctx)
+    void hps_gate_leave(hps_ctx* ctx, int entered)
+    void hps_gate_close(hps_ctx* ctx)
+    void hps_gate_open(hps_ctx* ctx)
 
     hps_ctx* hps_lookup(void* sender)
     int hps_register(void* sender, hps_ctx* ctx)
@@ -160,8 +164,8 @@ cdef extern from "_send.h" nogil:
 cdef extern from "_callback.h" nogil:
     hps_owner hps_conn_call_begin(void* sender, HP_CONNID conn_id)
     void hps_conn_call_end(hps_owner saved)
-    void hps_call_begin()
-    void hps_call_end()
+    void* hps_call_begin(void* sender)
+    void hps_call_end(void* saved)
 
 cdef extern from "_frame.h" nogil:
     unsigned int HPS_PACK_MAX_FLAG

@@ -287,12 +287,7 @@ print("RESULT " + json.dumps(result), flush=True)
 
 
 @pytest.mark.stress
-@pytest.mark.parametrize("model", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=False, reason=(
-        "known crash being fixed: in the pull model the child dies of SIGSEGV in about 1 run "
-        "in 4 (quick mode), under connection methods on arbitrary ids from many threads while "
-        "connections churn and the server stops")))
-    if m == "pull" else m for m in MODELS])
+@pytest.mark.parametrize("model", MODELS)
 def test_connection_methods_on_bad_ids_from_many_threads(model, full_mode):
     conns, duration, after = (500, 12.0, 4.0) if full_mode else (100, 3.0, 1.0)
     watchdog = duration + after + 12
