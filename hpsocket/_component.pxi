@@ -112,6 +112,13 @@ cdef void _write_unraisable(object exc, object where) noexcept:
     PyErr_WriteUnraisable(where)
 
 
+cdef inline int _workers(Component self) noexcept nogil:
+    """The component's worker threads (1 for a client, which has one)."""
+    if self._ops.tunables[T_WORKER_THREADS].get == NULL:
+        return 1
+    return <int>self._ops.tunables[T_WORKER_THREADS].get(self._handle)
+
+
 cdef inline bint _direct_writes_possible(const Ops* ops, unsigned int mask) noexcept:
     """Direct writes (_send.h) where the family can make them and the library
     reports nothing about what is sent."""
@@ -201,7 +208,7 @@ cdef class Component:
                     ops.family_stop(self._ctx)
                 if ops.get_state(handle) != SS_STOPPED:
                     if self._ctx != NULL and self._ctx.listen_fd >= 0:
-                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd)
+                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self))
                     ops.stop(handle)
                 hps_unregister(handle)
                 ops.destroy(handle)
@@ -338,7 +345,7 @@ cdef class Component:
                     if ops.family_stop != NULL:
                         ops.family_stop(self._ctx)
                     if self._ctx.listen_fd >= 0:
-                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd)
+                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self))
                         self._ctx.listen_fd = -1
                     ops.stop(handle)
                     # A component that is still starting or stopping in another

@@ -12,7 +12,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, 
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8, PyUnicode_AsUTF8AndSize
-from libc.string cimport memset, strlen, strcmp, strncasecmp
+from libc.string cimport memset, memcpy, strlen, strcmp, strncasecmp
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free
 from libc.stdint cimport uint32_t
@@ -58,6 +58,7 @@ include "_http.pxi"        # the HTTP family
 include "_ws.pxi"          # WebSocket on the HTTP server
 include "_http_client.pxi" # the HTTP family's clients
 include "_ws_client.pxi"   # WebSocket clients, on the HTTP clients
+include "_aio.pxi"         # hpsocket.aio: events to asyncio event loops
 
 # Started components, so that an exiting interpreter can stop them first: a
 # component still running during finalization would hang the process.

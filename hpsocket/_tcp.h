@@ -47,23 +47,86 @@ static inline void hps_accept_end(hps_ctx *ctx)
 }
 
 /*
- * Before a server stops: take its listening socket out of the library's
- * epoll set.  HP-Socket 5.2.2's Stop shuts down and closes the listening
- * socket while it is still registered; a worker woken for it then calls
- * accept() on the closed descriptor, gets EBADF, and the library calls
- * exit(70), ending the whole process (reproducible by stopping a server
- * during a burst of incoming connections).  Once the socket is out of the
- * set no worker is woken for it; one already woken finds the socket still
- * open and gets a connection or EAGAIN, so we give such a worker a moment
- * before the library closes it.  The epoll descriptor is found through
- * /proc/self/fdinfo (the library does not expose it).
+ * Whether every one of `workers` worker threads has been seen blocked in
+ * epoll_wait on epfd (the library's) since this call began: a worker seen
+ * there has finished the batch of events it was handling, and the listening
+ * socket is no longer in the set, so it will not call accept() again.
+ * Reads each thread's /proc/self/task/<tid>/syscall ("281 0x<epfd> ...").
+ * Returns 1 once all were seen, 0 after timeout_ms, -1 if the threads'
+ * system calls cannot be read here.
  */
-static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd)
+#define HPS_MAX_WORKERS 512
+static inline int hps_workers_back_in_epoll(int epfd, int workers, int timeout_ms)
+{
+    long seen[HPS_MAX_WORKERS];
+    int nseen = 0, waited = 0, readable = 0;
+    if (workers > HPS_MAX_WORKERS)
+        workers = HPS_MAX_WORKERS;
+    for (;;) {
+        DIR *dir = opendir("/proc/self/task");
+        struct dirent *de;
+        if (dir == NULL)
+            return -1;
+        while ((de = readdir(dir)) != NULL) {
+            char path[64], line[128];
+            long tid = atol(de->d_name), nr;
+            unsigned long arg0;
+            FILE *f;
+            int i, known = 0;
+            if (tid <= 0)
+                continue;
+            for (i = 0; i < nseen; i++)
+                known |= seen[i] == tid;
+            if (known)
+                continue;
+            snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", tid);
+            f = fopen(path, "r");
+            if (f == NULL)
+                continue;
+            if (fgets(line, sizeof(line), f) != NULL) {
+                readable = 1;
+                /* 232 epoll_wait, 281 epoll_pwait, 441 epoll_pwait2 (x86-64);
+                 * 22 epoll_pwait (arm64, which has no epoll_wait). */
+                if (sscanf(line, "%ld %lx", &nr, &arg0) == 2 && (int)arg0 == epfd
+                    && (nr == 232 || nr == 281 || nr == 441 || nr == 22) && nseen < HPS_MAX_WORKERS)
+                    seen[nseen++] = tid;
+            }
+            fclose(f);
+        }
+        closedir(dir);
+        if (!readable)
+            return -1;
+        if (nseen >= workers)
+            return 1;
+        if (waited >= timeout_ms)
+            return 0;
+        usleep(1000);
+        waited++;
+    }
+}
+
+/*
+ * Before a server stops: take its listening socket out of the library's
+ * epoll set.  HP-Socket 5.2.2's Stop closes the listening socket and sets
+ * its descriptor to -1 while workers may still be on their way to accept()
+ * on it (woken for it in a batch of events they are still handling, or in
+ * OnAccept, after which the accept loop calls accept() again); such an
+ * accept() fails with EBADF and the library calls exit(70), ending the
+ * whole process (tests/test_stop_races.py; the bad-ids abuse test at full
+ * size).  So: out of the set, an idle non-blocking listening socket on the
+ * same descriptor number (a late accept() gets EAGAIN), then wait until
+ * every worker has been back in epoll_wait, where none can be about to
+ * accept (bounded; where threads' system calls cannot be read, the workers
+ * in OnAccept and a 20 ms grace).  The epoll descriptor is found through
+ * /proc/self/fdinfo (the library does not expose it).  `workers`: the
+ * server's worker threads.
+ */
+static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers)
 {
     DIR *dir;
     struct dirent *de;
     char path[64], line[256];
-    int found = 0, i;
+    int found = 0, epfd = -1, i;
     if (listen_fd < 0)
         return 0;
     dir = opendir("/proc/self/fdinfo");
@@ -81,8 +144,10 @@ static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd)
         while (fgets(line, sizeof(line), f) != NULL) {
             int tfd;
             if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == listen_fd) {
-                if (epoll_ctl(fd, EPOLL_CTL_DEL, listen_fd, NULL) == 0)
+                if (epoll_ctl(fd, EPOLL_CTL_DEL, listen_fd, NULL) == 0) {
                     found = 1;
+                    epfd = fd;
+                }
                 break;
             }
         }
@@ -90,11 +155,6 @@ static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd)
     }
     closedir(dir);
     if (found) {
-        /* A worker woken before the removal may still be on its way to
-         * accept(), and the library closes the descriptor next.  An idle,
-         * non-blocking listening socket put in its place (same number)
-         * makes that late accept() get EAGAIN instead of EBADF, whatever
-         * the timing. */
         int idle = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (idle >= 0) {
             struct sockaddr_in a;
@@ -105,12 +165,14 @@ static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd)
                 dup2(idle, listen_fd);
             close(idle);
         }
-        /* A worker in OnAccept (waiting for the GIL, say) calls accept()
-         * again when it returns: wait for it (bounded), then give a worker
-         * woken just before the removal a moment to reach its accept(). */
-        for (i = 0; i < 10000 && __atomic_load_n(&ctx->accepting, __ATOMIC_ACQUIRE) > hps_tls_accepting; i++)
-            usleep(500);
-        usleep(20000);
+        /* The calling thread is no worker in epoll_wait if it is one of
+         * this server's (a component freed inside its own handler). */
+        if (hps_workers_back_in_epoll(epfd, workers - (hps_in_callback_of(ctx->sender) ? 1 : 0),
+                                      10000) < 0) {
+            for (i = 0; i < 10000 && __atomic_load_n(&ctx->accepting, __ATOMIC_ACQUIRE) > hps_tls_accepting; i++)
+                usleep(500);
+            usleep(20000);
+        }
     }
     return found;
 }

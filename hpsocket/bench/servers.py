@@ -19,7 +19,9 @@ Kinds (``KINDS``):
 - ``ctypes-push``, ``ctypes-pack``: the old ctypes binding (PyPI
   ``HPSocket==0.9.3``), ``TcpPush.HP_TcpPushServer`` / ``TcpPack.HP_TcpPackServer``;
 - ``asyncio``, ``uvloop``: one ``asyncio.Protocol`` echo on the default
-  event loop, resp. on uvloop.
+  event loop, resp. on uvloop;
+- ``hpsocket-aio``, ``hpsocket-aio-uvloop``: the same Protocol, served by
+  ``hpsocket.aio.create_server`` (HP-Socket's engine) on those two loops.
 
 Every server sets TCP_NODELAY on accepted sockets.  ``--workers`` (worker
 threads; 0 = the library's default) applies to the HP-Socket based kinds.
@@ -39,6 +41,7 @@ __all__ = ["KINDS", "HP_KINDS", "PACK_KINDS", "PACK_FLAG", "available", "command
 KINDS = (
     "native-push", "native-pack", "native-pull",
     "hpsocket-push", "hpsocket-pack", "hpsocket-pull", "hpsocket-push-queued",
+    "hpsocket-aio", "hpsocket-aio-uvloop",
     "ctypes-push", "ctypes-pack",
     "asyncio", "uvloop",
 )
@@ -60,7 +63,7 @@ def available(kind):
         return "unknown server kind"
     if kind.startswith("ctypes-") and importlib.util.find_spec("HPSocket") is None:
         return "the ctypes binding (PyPI HPSocket) is not installed"
-    if kind == "uvloop" and importlib.util.find_spec("uvloop") is None:
+    if kind.endswith("uvloop") and importlib.util.find_spec("uvloop") is None:
         return "uvloop is not installed"
     return None
 
@@ -230,7 +233,9 @@ def _serve_ctypes(model, workers, pack_flag):
 # ---------------------------------------------------------------------------
 # asyncio and uvloop
 
-def _serve_asyncio(use_uvloop):
+def _serve_asyncio(use_uvloop, aio=False, workers=0):
+    """aio: served by hpsocket.aio (HP-Socket's engine) instead of the loop's
+    own sockets; the Protocol is the same."""
     import asyncio
 
     class Echo(asyncio.Protocol):
@@ -265,11 +270,19 @@ def _serve_asyncio(use_uvloop):
             loop.add_signal_handler(sig, done.set)
         # A deep accept queue, as HP-Socket has: with the default (100) a burst
         # of 128 connects overflows it and some wait for a SYN retransmit.
-        server = await loop.create_server(Echo, "127.0.0.1", 0, backlog=1024)
-        _announce(server.sockets[0].getsockname()[1])
+        if aio:
+            import hpsocket.aio
+            options = {"worker_threads": workers} if workers else {}
+            server = await hpsocket.aio.create_server(Echo, "127.0.0.1", 0, **options)
+            _announce(server.sockname[1])
+        else:
+            server = await loop.create_server(Echo, "127.0.0.1", 0, backlog=1024)
+            _announce(server.sockets[0].getsockname()[1])
         loop.add_reader(0, on_stdin)
         await done.wait()
         server.close()
+        if aio:
+            server.abort_clients()
         try:
             await asyncio.wait_for(server.wait_closed(), 2)
         except asyncio.TimeoutError:
@@ -282,6 +295,7 @@ def _serve_asyncio(use_uvloop):
         try:
             loop.run_until_complete(main())
         finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
     else:
         asyncio.run(main())
@@ -312,6 +326,8 @@ def main(argv=None):
         argv = command(args.kind, args.workers, args.pack_flag)
         sys.stdout.flush()
         os.execv(argv[0], argv)
+    if model.startswith("aio"):
+        return _serve_asyncio(model.endswith("uvloop"), aio=True, workers=args.workers)
     if family == "hpsocket":
         return _serve_hpsocket(model, args.workers, args.pack_flag)
     if family == "ctypes":

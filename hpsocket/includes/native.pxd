@@ -149,7 +149,7 @@ cdef extern from "_thread.h" nogil:
 
 cdef extern from "_tcp.h" nogil:
     void hps_set_nodelay(UINT_PTR fd)
-    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd)
+    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd, int workers)
     void hps_accept_begin(hps_ctx* ctx)
     void hps_accept_end(hps_ctx* ctx)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
@@ -390,3 +390,46 @@ cdef extern from "_http_client.h" nogil:
     void hps_httpc_sync_lock(hps_httpc_sync* s)
     void hps_httpc_sync_unlock(hps_httpc_sync* s)
     unsigned long long hps_httpc_now_ms()
+
+cdef extern from "_aio.h" nogil:
+    enum:
+        HPS_AIO_OPEN
+        HPS_AIO_DATA
+        HPS_AIO_CLOSE
+        HPS_AIO_DRAINED
+    ctypedef struct hps_aio_event:
+        int kind
+        int op
+        int error
+        unsigned long long token
+        HP_CONNID id
+        size_t off
+        size_t len
+    ctypedef struct hps_aio_queue:
+        hps_aio_event* ev
+        size_t n
+    ctypedef struct hps_aio_inbox:
+        int efd
+    ctypedef struct hps_aio_fam:
+        hps_aio_inbox* inbox
+        unsigned long long token
+        long read_high
+        long read_low
+    ctypedef struct hps_aio_conn:
+        pass
+    hps_aio_inbox* hps_aio_inbox_new()
+    void hps_aio_inbox_unref(hps_aio_inbox* inbox)
+    int hps_aio_push(hps_aio_inbox* inbox, int kind, unsigned long long token, HP_CONNID conn_id,
+                     const unsigned char* data, int length, int op, int error)
+    hps_aio_queue* hps_aio_take(hps_aio_inbox* inbox)
+    const unsigned char* hps_aio_bytes(hps_aio_queue* q, hps_aio_event* e)
+    void hps_aio_conn_free(void* p)
+    hps_aio_conn* hps_aio_conn_locked(hps_ctx* ctx, HP_CONNID conn_id, int create)
+    int hps_aio_received(hps_ctx* ctx, void* sender, HP_CONNID conn_id, const unsigned char* data, int length)
+    void hps_aio_consumed(hps_ctx* ctx, HP_CONNID conn_id, long n)
+    int hps_aio_set_paused(hps_ctx* ctx, HP_CONNID conn_id, int paused)
+    int hps_aio_want_drain(hps_ctx* ctx, HP_CONNID conn_id, int at)
+    void hps_aio_sent(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
+    hps_aio_fam* hps_aio_fam_new(hps_aio_inbox* inbox, unsigned long long token,
+                                 BOOL (*pause)(void*, HP_CONNID, BOOL) noexcept nogil)
+    void hps_aio_fam_free(void* p)

@@ -1,0 +1,376 @@
+/*
+ * _aio.h - the native side of hpsocket.aio: one inbox per asyncio event
+ * loop, filled by HP-Socket's worker threads without the GIL and drained
+ * by the loop.
+ *
+ *   - A worker appends an event (a connection opened, bytes arrived, it
+ *     closed, its send queue drained) under the inbox's mutex; received
+ *     bytes are copied into the inbox's byte arena, and bytes that follow
+ *     bytes of the same connection extend that event, so the loop makes
+ *     one data_received of them.
+ *   - The loop is woken through an eventfd, written only when the inbox
+ *     goes from empty to non-empty (the "armed" flag): one write and one
+ *     wake-up per burst, not per event.
+ *   - The loop swaps the filled queue for the empty one under the mutex
+ *     and dispatches it without holding anything.
+ *   - Read back-pressure: each connection counts its bytes queued and not
+ *     yet handed to the protocol; past read_high the worker pauses reading
+ *     the socket, and the loop resumes it once they fall to read_low.
+ *   - Write back-pressure: the loop asks to hear when a connection's send
+ *     queue is down to some length (drain_at); the library's OnSend checks
+ *     it and queues one DRAINED event.
+ */
+#ifndef HPSOCKET_AIO_H
+#define HPSOCKET_AIO_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "_buf.h"
+#include "_ctx.h"
+
+enum {
+    HPS_AIO_OPEN = 1,     /* accepted, or an outgoing connection is up */
+    HPS_AIO_DATA = 2,     /* bytes: arena[off:off+len] */
+    HPS_AIO_CLOSE = 3,    /* closed: op, error */
+    HPS_AIO_DRAINED = 4,  /* the send queue went down to what was asked */
+    HPS_AIO_STOPPED = 5   /* the component stopped: nothing more from it */
+};
+
+typedef struct hps_aio_event {
+    int kind;
+    int op;
+    int error;
+    unsigned long long token;   /* which component (see hps_aio_fam) */
+    HP_CONNID id;
+    size_t off, len;
+} hps_aio_event;
+
+typedef struct hps_aio_queue {
+    hps_aio_event *ev;
+    size_t n, cap;
+    hps_buf bytes;
+} hps_aio_queue;
+
+typedef struct hps_aio_inbox {
+    pthread_mutex_t lock;
+    hps_aio_queue q[2];   /* q[fill] takes events; the other is the loop's */
+    int fill;
+    int efd;
+    int armed;            /* a wake-up is pending: no need to write efd */
+    int refs;             /* the loop's Python object and each component */
+} hps_aio_inbox;
+
+/* A component's side: its inbox and its read limits (ctx->family). */
+typedef struct hps_aio_fam {
+    hps_aio_inbox *inbox;
+    unsigned long long token;
+    long read_high, read_low;
+    BOOL (*pause)(void *, HP_CONNID, BOOL);   /* the role's PauseReceive */
+} hps_aio_fam;
+
+/* A connection's side (hps_conn.family). */
+typedef struct hps_aio_conn {
+    long queued;          /* bytes queued in the inbox, not yet delivered */
+    int native_paused;    /* the worker paused reading for queued bytes */
+    int user_paused;      /* the protocol paused reading */
+    int drain_at;         /* DRAINED when pending <= this; -1: not asked */
+} hps_aio_conn;
+
+static inline hps_aio_inbox *hps_aio_inbox_new(void)
+{
+    hps_aio_inbox *in = (hps_aio_inbox *)calloc(1, sizeof(hps_aio_inbox));
+    if (in == NULL)
+        return NULL;
+    in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (in->efd < 0) {
+        free(in);
+        return NULL;
+    }
+    pthread_mutex_init(&in->lock, NULL);
+    in->refs = 1;
+    return in;
+}
+
+static inline void hps_aio_inbox_ref(hps_aio_inbox *in)
+{
+    __atomic_add_fetch(&in->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+static inline void hps_aio_inbox_unref(hps_aio_inbox *in)
+{
+    int i;
+    if (in == NULL || __atomic_sub_fetch(&in->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    for (i = 0; i < 2; i++) {
+        free(in->q[i].ev);
+        hps_buf_free(&in->q[i].bytes);
+    }
+    close(in->efd);
+    pthread_mutex_destroy(&in->lock);
+    free(in);
+}
+
+/* Append an event (data: with its bytes); 0, or -1 out of memory.  Wakes
+ * the loop if the inbox was empty. */
+static inline int hps_aio_push(hps_aio_inbox *in, int kind, unsigned long long token, HP_CONNID id,
+                               const unsigned char *data, int len, int op, int error)
+{
+    hps_aio_queue *q;
+    hps_aio_event *e;
+    int wake;
+    pthread_mutex_lock(&in->lock);
+    q = &in->q[in->fill];
+    e = q->n > 0 ? &q->ev[q->n - 1] : NULL;
+    if (kind == HPS_AIO_DATA && e != NULL && e->kind == HPS_AIO_DATA && e->token == token && e->id == id) {
+        /* The arena's tail is that event's end: extend it. */
+        if (hps_buf_append(&q->bytes, data, len) < 0) {
+            pthread_mutex_unlock(&in->lock);
+            return -1;
+        }
+        e->len += (size_t)len;
+    } else {
+        if (q->n == q->cap) {
+            size_t cap = q->cap ? 2 * q->cap : 256;
+            hps_aio_event *ev = (hps_aio_event *)realloc(q->ev, cap * sizeof(hps_aio_event));
+            if (ev == NULL) {
+                pthread_mutex_unlock(&in->lock);
+                return -1;
+            }
+            q->ev = ev;
+            q->cap = cap;
+        }
+        e = &q->ev[q->n];
+        e->kind = kind;
+        e->token = token;
+        e->id = id;
+        e->op = op;
+        e->error = error;
+        e->off = hps_buf_len(&q->bytes);
+        e->len = 0;
+        if (kind == HPS_AIO_DATA) {
+            if (hps_buf_append(&q->bytes, data, len) < 0) {
+                pthread_mutex_unlock(&in->lock);
+                return -1;
+            }
+            e->len = (size_t)len;
+        }
+        q->n++;
+    }
+    wake = !in->armed;
+    in->armed = 1;
+    pthread_mutex_unlock(&in->lock);
+    if (wake) {
+        uint64_t one = 1;
+        ssize_t rc;
+        do
+            rc = write(in->efd, &one, sizeof(one));
+        while (rc < 0 && errno == EINTR);
+    }
+    return 0;
+}
+
+/* The loop's side: clear the wake-up, then take everything queued (the
+ * queue the loop dispatched last time is emptied first).  Returns the
+ * queue to dispatch; it stays valid until the next call. */
+static inline hps_aio_queue *hps_aio_take(hps_aio_inbox *in)
+{
+    uint64_t v;
+    hps_aio_queue *done, *q;
+    ssize_t rc;
+    do
+        rc = read(in->efd, &v, sizeof(v));
+    while (rc < 0 && errno == EINTR);
+    pthread_mutex_lock(&in->lock);
+    done = &in->q[1 - in->fill];
+    done->n = 0;
+    if (done->bytes.cap > (4u << 20))   /* a burst is over: give its memory back */
+        hps_buf_free(&done->bytes);
+    done->bytes.head = done->bytes.tail = 0;
+    q = &in->q[in->fill];
+    in->fill = 1 - in->fill;
+    in->armed = 0;
+    pthread_mutex_unlock(&in->lock);
+    return q;
+}
+
+static inline const unsigned char *hps_aio_bytes(hps_aio_queue *q, hps_aio_event *e)
+{
+    return q->bytes.buf + q->bytes.head + e->off;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per connection                                                       */
+
+static inline void hps_aio_conn_free(void *p)
+{
+    free(p);
+}
+
+/* The connection's aio state, with ctx->lock held (NULL: unknown). */
+static inline hps_aio_conn *hps_aio_conn_locked(hps_ctx *ctx, HP_CONNID id, int create)
+{
+    int known;
+    hps_conn *rec = hps_conn_get(ctx, id, create, &known);
+    if (rec == NULL)
+        return NULL;
+    if (rec->family == NULL && create) {
+        hps_aio_conn *c = (hps_aio_conn *)calloc(1, sizeof(hps_aio_conn));
+        if (c == NULL)
+            return NULL;
+        c->drain_at = -1;
+        rec->family = c;
+    }
+    return (hps_aio_conn *)rec->family;
+}
+
+/* Worker, OnReceive: queue the bytes; pause reading past read_high. */
+static inline int hps_aio_received(hps_ctx *ctx, void *sender, HP_CONNID id, const unsigned char *data,
+                                   int len)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
+    hps_aio_conn *c;
+    int pause_now = 0;
+    hps_lock(ctx);
+    c = hps_aio_conn_locked(ctx, id, 1);
+    if (c != NULL) {
+        c->queued += len;
+        if (c->queued > fam->read_high && !c->native_paused) {
+            c->native_paused = 1;
+            pause_now = 1;
+        }
+    }
+    hps_unlock(ctx);
+    if (c == NULL)
+        return -1;
+    if (hps_aio_push(fam->inbox, HPS_AIO_DATA, fam->token, id, data, len, 0, 0) < 0)
+        return -1;
+    if (pause_now)
+        fam->pause(sender, id, 1);
+    return 0;
+}
+
+/* Loop: n bytes of the connection were handed to the protocol; resume
+ * reading if the worker paused it and the protocol has not. */
+static inline void hps_aio_consumed(hps_ctx *ctx, HP_CONNID id, long n)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
+    hps_aio_conn *c;
+    int resume = 0, gate = hps_gate_enter(ctx);
+    if (!gate)
+        return;
+    hps_lock(ctx);
+    c = hps_aio_conn_locked(ctx, id, 0);
+    if (c != NULL) {
+        c->queued -= n;
+        if (c->native_paused && c->queued <= fam->read_low) {
+            c->native_paused = 0;
+            resume = !c->user_paused;
+        }
+    }
+    hps_unlock(ctx);
+    if (resume)
+        fam->pause(ctx->sender, id, 0);
+    hps_gate_leave(ctx, gate);
+}
+
+/* Loop: the protocol pauses or resumes reading.  The socket is read again
+ * only when neither the protocol nor the queued bytes hold it. */
+static inline int hps_aio_set_paused(hps_ctx *ctx, HP_CONNID id, int paused)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
+    hps_aio_conn *c;
+    int call = -1, gate = hps_gate_enter(ctx);
+    if (!gate)
+        return 0;
+    hps_lock(ctx);
+    c = hps_aio_conn_locked(ctx, id, 1);
+    if (c != NULL) {
+        c->user_paused = paused;
+        if (paused)
+            call = 1;
+        else if (!c->native_paused)
+            call = 0;
+    }
+    hps_unlock(ctx);
+    if (call >= 0)
+        fam->pause(ctx->sender, id, (BOOL)call);
+    hps_gate_leave(ctx, gate);
+    return c != NULL;
+}
+
+/* Loop: tell me (DRAINED) once at most `at` bytes wait to be sent.
+ * Returns 1 if that is already so (nothing asked), 0 if asked, -1 if the
+ * connection is gone. */
+static inline int hps_aio_want_drain(hps_ctx *ctx, HP_CONNID id, int at)
+{
+    hps_aio_conn *c;
+    int pending = 0, rc = -1, gate = hps_gate_enter(ctx);
+    if (!gate)
+        return -1;
+    hps_lock(ctx);
+    c = hps_aio_conn_locked(ctx, id, 1);
+    if (c != NULL)
+        __atomic_store_n(&c->drain_at, at, __ATOMIC_SEQ_CST);
+    hps_unlock(ctx);
+    if (c != NULL) {
+        /* Asked first, then looked: an OnSend in between finds the request. */
+        if (!ctx->ops->get_pending(ctx->sender, id, &pending)) {
+            rc = -1;
+        } else if (pending <= at) {
+            hps_lock(ctx);
+            c = hps_aio_conn_locked(ctx, id, 0);
+            /* Taken back, unless OnSend already took it (then DRAINED comes). */
+            rc = c != NULL && __atomic_exchange_n(&c->drain_at, -1, __ATOMIC_SEQ_CST) >= 0 ? 1 : 0;
+            hps_unlock(ctx);
+        } else {
+            rc = 0;
+        }
+    }
+    hps_gate_leave(ctx, gate);
+    return rc;
+}
+
+/* Worker, OnSend: a DRAINED event if one was asked for and is due. */
+static inline void hps_aio_sent(hps_ctx *ctx, void *sender, HP_CONNID id)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
+    hps_aio_conn *c;
+    int at, pending = 0, fire = 0;
+    hps_lock(ctx);
+    c = hps_aio_conn_locked(ctx, id, 0);
+    at = c != NULL ? __atomic_load_n(&c->drain_at, __ATOMIC_SEQ_CST) : -1;
+    if (at >= 0 && ctx->ops->get_pending(sender, id, &pending) && pending <= at)
+        fire = __atomic_exchange_n(&c->drain_at, -1, __ATOMIC_SEQ_CST) >= 0;
+    hps_unlock(ctx);
+    if (fire)
+        hps_aio_push(fam->inbox, HPS_AIO_DRAINED, fam->token, id, NULL, 0, 0, 0);
+}
+
+static inline hps_aio_fam *hps_aio_fam_new(hps_aio_inbox *in, unsigned long long token,
+                                           BOOL (*pause)(void *, HP_CONNID, BOOL))
+{
+    hps_aio_fam *fam = (hps_aio_fam *)calloc(1, sizeof(hps_aio_fam));
+    if (fam == NULL)
+        return NULL;
+    hps_aio_inbox_ref(in);
+    fam->inbox = in;
+    fam->token = token;
+    fam->pause = pause;
+    fam->read_high = 256 << 10;
+    fam->read_low = 64 << 10;
+    return fam;
+}
+
+static inline void hps_aio_fam_free(void *p)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)p;
+    if (fam != NULL)
+        hps_aio_inbox_unref(fam->inbox);
+    free(fam);
+}
+
+#endif /* HPSOCKET_AIO_H */

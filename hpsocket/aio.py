@@ -1,0 +1,265 @@
+"""asyncio programs on HP-Socket's engine.
+
+The functions mirror asyncio's: ``create_server`` and ``create_connection``
+take an ``asyncio.Protocol`` (or ``BufferedProtocol``) factory and give
+transports that keep asyncio's contract; ``start_server`` and
+``open_connection`` give asyncio's own ``StreamReader``/``StreamWriter``.
+HP-Socket's worker threads do the I/O and never take the GIL on this path:
+they queue each event in a native inbox per event loop and wake the loop
+through an eventfd only when the inbox goes from empty to non-empty; the
+loop then handles everything queued at once, one connection's consecutive
+chunks as one ``data_received``.
+
+Options (keywords) are those of ``hpsocket.TcpServer`` / ``TcpAgent``
+(``worker_threads``, ``socket_buffer_size``, ``max_connections``,
+``keep_alive_time``...) plus ``read_limit``: the bytes of a connection
+queued for the loop and not yet handed to its protocol past which HP-Socket
+stops reading that socket (default 256 KiB; reading resumes below a
+quarter of it).
+
+Differences from asyncio's own transports: ``write_eof()`` is not
+available (``can_write_eof()`` is False; HP-Socket 5.2 cannot half-close
+reliably), ``get_extra_info("socket")`` is None (the library owns the
+socket), and there is no TLS.
+"""
+
+import asyncio
+import sys
+import weakref
+
+from hpsocket import _core
+
+__all__ = ["create_server", "create_connection", "start_server", "open_connection", "Server",
+           "AioTransport"]
+
+AioTransport = _core.AioTransport
+
+# Per event loop: its inbox, and the agent its outgoing connections share.
+_inboxes = weakref.WeakKeyDictionary()
+_agents = weakref.WeakKeyDictionary()
+_guards = weakref.WeakKeyDictionary()
+
+
+def _inbox(loop):
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        inbox = _core._aio_inbox(loop)
+        _inboxes[loop] = inbox
+        # Started here, the guard is an async generator of this loop: the
+        # loop's shutdown_asyncgens() (asyncio.run, uvloop alike) closes it,
+        # and its finally stops what is still running on the loop.
+        guard = _loop_guard(loop, inbox)
+        try:
+            guard.__anext__().send(None)
+        except StopIteration:
+            pass
+        _guards[loop] = guard
+    return inbox
+
+
+async def _loop_guard(loop, inbox):
+    try:
+        yield
+    finally:
+        # These hold the loop (the inbox, the guard's finalizer): let it go.
+        _inboxes.pop(loop, None)
+        _agents.pop(loop, None)
+        _guards.pop(loop, None)
+        for native in _core._aio_components(inbox):
+            await _stop(loop, inbox, native)
+        inbox.close()
+
+
+def _split(options):
+    read_limit = options.pop("read_limit", None)
+    if read_limit is not None and (isinstance(read_limit, bool) or not isinstance(read_limit, int)):
+        raise TypeError(f"read_limit must be an int, not {type(read_limit).__name__}")
+    return read_limit
+
+
+async def _stop(loop, inbox, native):
+    """Stop a native component off the loop (Stop waits for its workers),
+    hand its last events to their protocols, then let the inbox forget it."""
+    await loop.run_in_executor(None, native.stop)
+    _core._aio_drain(inbox)
+    _core._aio_forget(native)
+
+
+class Server:
+    """What ``create_server`` returns; behaves like ``asyncio.Server``."""
+
+    def __init__(self, loop, native, inbox):
+        self._loop = loop
+        self._native = native
+        self._inbox = inbox
+        self._serving = True
+        self._stopping = None       # the task that stops the native server
+        self._closed = loop.create_future()
+        self._serve_forever_fut = None
+        _core._aio_on_empty(native, self._maybe_stop)
+
+    def __repr__(self):
+        return f"<hpsocket.aio.Server {self.sockname} serving={self._serving}>"
+
+    @property
+    def sockname(self):
+        try:
+            return self._native.listen_address
+        except Exception:
+            return None
+
+    @property
+    def sockets(self):
+        """HP-Socket owns its listening socket: none to show."""
+        return ()
+
+    @property
+    def native(self):
+        """The hpsocket server underneath (counters, tunables)."""
+        return self._native
+
+    def get_loop(self):
+        return self._loop
+
+    def is_serving(self):
+        return self._serving
+
+    async def start_serving(self):
+        if self._stopping is not None:
+            raise RuntimeError("the server is closed")
+
+    def close(self):
+        """Stop listening; open connections go on (close_clients() ends
+        them).  The native server stops once the last one has closed."""
+        if not self._serving:
+            return
+        self._serving = False
+        self._native.stop_listening()
+        if self._serve_forever_fut is not None and not self._serve_forever_fut.done():
+            self._serve_forever_fut.cancel()
+        self._maybe_stop()
+
+    def close_clients(self):
+        for t in _core._aio_transports(self._native):
+            t.close()
+
+    def abort_clients(self):
+        for t in _core._aio_transports(self._native):
+            t.abort()
+
+    def _maybe_stop(self):
+        if self._serving or self._stopping is not None or _core._aio_busy(self._native):
+            return
+        self._stopping = self._loop.create_task(self._stop())
+
+    async def _stop(self):
+        try:
+            await _stop(self._loop, self._inbox, self._native)
+        finally:
+            if not self._closed.done():
+                self._closed.set_result(None)
+
+    async def wait_closed(self):
+        """Wait until the server is closed and its connections too (as
+        asyncio does from Python 3.12 on, on every version), and the native
+        server has stopped."""
+        await asyncio.shield(self._closed)
+
+    async def serve_forever(self):
+        if self._serve_forever_fut is not None:
+            raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
+        if not self._serving:
+            raise RuntimeError(f"server {self!r} is closed")
+        self._serve_forever_fut = self._loop.create_future()
+        try:
+            await self._serve_forever_fut
+        except asyncio.CancelledError:
+            # Stops listening; the open connections go on (close_clients()).
+            self.close()
+            raise
+        finally:
+            self._serve_forever_fut = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+        await self.wait_closed()
+
+
+async def create_server(protocol_factory, host=None, port=None, *, start_serving=True, **options):
+    """Listen on host:port (port 0 or None: the OS picks; see
+    ``Server.sockname``); each connection gets ``protocol_factory()``."""
+    loop = asyncio.get_running_loop()
+    read_limit = _split(options)
+    native = _core._AioServer(**options)
+    inbox = _inbox(loop)
+    native._attach(inbox, protocol_factory, None, read_limit)
+    try:
+        native.start("0.0.0.0" if host is None else host, 0 if port is None else port)
+    except BaseException:
+        _core._aio_forget(native)
+        raise
+    return Server(loop, native, inbox)
+
+
+def _agent(loop, options, read_limit):
+    """The loop's shared agent, or a new one for connections with options."""
+    inbox = _inbox(loop)
+    shared = not options and read_limit is None
+    if shared:
+        agent = _agents.get(loop)
+        if agent is not None:
+            return agent, True
+    agent = _core._AioAgent(**options)
+    agent._attach(inbox, read_limit)
+    agent.start()
+    if shared:
+        _agents[loop] = agent      # until the loop shuts down (_loop_guard)
+    else:
+        _core._aio_on_empty(agent, lambda: loop.create_task(_stop(loop, inbox, agent)))
+    return agent, shared
+
+
+async def create_connection(protocol_factory, host, port, **options):
+    """Connect to host:port; returns (transport, protocol) once connected.
+    A refused or failed connect raises ConnectionRefusedError or the OSError
+    it was."""
+    loop = asyncio.get_running_loop()
+    read_limit = _split(options)
+    agent, shared = _agent(loop, options, read_limit)
+    fut = loop.create_future()
+    try:
+        conn_id = agent._connect(host, port, protocol_factory, fut)
+    except _core.HPSocketError as exc:
+        if not shared:
+            loop.create_task(_stop(loop, _inbox(loop), agent))
+        raise OSError(exc.errno or 22, str(exc)) from exc
+    try:
+        return await fut
+    except asyncio.CancelledError:
+        agent.disconnect(conn_id)
+        raise
+
+
+async def start_server(client_connected_cb, host=None, port=None, *, limit=2 ** 16, **options):
+    """asyncio.start_server on HP-Socket: client_connected_cb(reader, writer)
+    for each connection, with asyncio's own StreamReader and StreamWriter."""
+    loop = asyncio.get_running_loop()
+
+    def factory():
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        return asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
+
+    return await create_server(factory, host, port, **options)
+
+
+async def open_connection(host, port, *, limit=2 ** 16, **options):
+    """asyncio.open_connection on HP-Socket: (StreamReader, StreamWriter)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await create_connection(lambda: protocol, host, port, **options)
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    return reader, writer
