@@ -24,20 +24,22 @@ socket), and there is no TLS.
 """
 
 import asyncio
-import sys
+import socket
 import weakref
+from typing import Any, Callable, Optional, Tuple, cast
 
 from hpsocket import _core
+from hpsocket._errors import HPSocketError
 
 __all__ = ["create_server", "create_connection", "start_server", "open_connection", "Server",
-           "AioTransport"]
+           "AioTransport", "ListeningSocket", "stats"]
 
 AioTransport = _core.AioTransport
 
 # Per event loop: its inbox, and the agent its outgoing connections share.
-_inboxes = weakref.WeakKeyDictionary()
-_agents = weakref.WeakKeyDictionary()
-_guards = weakref.WeakKeyDictionary()
+_inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+_agents: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+_guards: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
 
 
 def _inbox(loop):
@@ -70,6 +72,17 @@ async def _loop_guard(loop, inbox):
         inbox.close()
 
 
+def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> dict:
+    """The loop's inbox so far: ``wakeups`` (times the loop was woken for
+    it), ``events`` (events handed over) and ``events_per_wakeup``."""
+    loop = loop or asyncio.get_running_loop()
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        return {"wakeups": 0, "events": 0, "events_per_wakeup": None}
+    return {"wakeups": inbox.wakeups, "events": inbox.events,
+            "events_per_wakeup": inbox.events / inbox.wakeups if inbox.wakeups else None}
+
+
 def _split(options):
     read_limit = options.pop("read_limit", None)
     if read_limit is not None and (isinstance(read_limit, bool) or not isinstance(read_limit, int)):
@@ -88,67 +101,80 @@ async def _stop(loop, inbox, native):
 class Server:
     """What ``create_server`` returns; behaves like ``asyncio.Server``."""
 
-    def __init__(self, loop, native, inbox):
+    def __init__(self, loop: asyncio.AbstractEventLoop, native: Any, inbox: Any,
+                 address: Tuple[str, int]) -> None:
         self._loop = loop
         self._native = native
         self._inbox = inbox
-        self._serving = True
-        self._stopping = None       # the task that stops the native server
-        self._closed = loop.create_future()
-        self._serve_forever_fut = None
+        self._address = address
+        self._serving = False
+        self._closing = False
+        self._stopping: "Optional[asyncio.Task[None]]" = None   # stops the native server
+        self._closed: "asyncio.Future[None]" = loop.create_future()
+        self._serve_forever_fut: "Optional[asyncio.Future[None]]" = None
         _core._aio_on_empty(native, self._maybe_stop)
+
+    def _start(self) -> None:
+        self._native.start(*self._address)
+        self._serving = True
 
     def __repr__(self):
         return f"<hpsocket.aio.Server {self.sockname} serving={self._serving}>"
 
     @property
-    def sockname(self):
+    def sockname(self) -> Optional[Tuple[str, int]]:
         try:
             return self._native.listen_address
         except Exception:
             return None
 
     @property
-    def sockets(self):
-        """HP-Socket owns its listening socket: none to show."""
-        return ()
+    def sockets(self) -> Tuple["ListeningSocket", ...]:
+        """What asyncio.Server.sockets gives, as far as it can be had: the
+        listening socket's address (HP-Socket owns the socket itself)."""
+        name = self.sockname if self._serving else None
+        return () if name is None else (ListeningSocket(name),)
 
     @property
     def native(self):
         """The hpsocket server underneath (counters, tunables)."""
         return self._native
 
-    def get_loop(self):
+    def get_loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
-    def is_serving(self):
+    def is_serving(self) -> bool:
         return self._serving
 
-    async def start_serving(self):
-        if self._stopping is not None:
-            raise RuntimeError("the server is closed")
+    async def start_serving(self) -> None:
+        """Start listening (create_server(start_serving=False) did not)."""
+        if self._closed.done() or self._stopping is not None:
+            raise RuntimeError(f"server {self!r} is closed")
+        if not self._serving:
+            self._start()
 
-    def close(self):
+    def close(self) -> None:
         """Stop listening; open connections go on (close_clients() ends
         them).  The native server stops once the last one has closed."""
-        if not self._serving:
+        if self._closing:
             return
+        self._closing = True
         self._serving = False
         self._native.stop_listening()
         if self._serve_forever_fut is not None and not self._serve_forever_fut.done():
             self._serve_forever_fut.cancel()
         self._maybe_stop()
 
-    def close_clients(self):
+    def close_clients(self) -> None:
         for t in _core._aio_transports(self._native):
             t.close()
 
-    def abort_clients(self):
+    def abort_clients(self) -> None:
         for t in _core._aio_transports(self._native):
             t.abort()
 
     def _maybe_stop(self):
-        if self._serving or self._stopping is not None or _core._aio_busy(self._native):
+        if not self._closing or self._stopping is not None or _core._aio_busy(self._native):
             return
         self._stopping = self._loop.create_task(self._stop())
 
@@ -159,17 +185,16 @@ class Server:
             if not self._closed.done():
                 self._closed.set_result(None)
 
-    async def wait_closed(self):
+    async def wait_closed(self) -> None:
         """Wait until the server is closed and its connections too (as
         asyncio does from Python 3.12 on, on every version), and the native
         server has stopped."""
         await asyncio.shield(self._closed)
 
-    async def serve_forever(self):
+    async def serve_forever(self) -> None:
         if self._serve_forever_fut is not None:
             raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
-        if not self._serving:
-            raise RuntimeError(f"server {self!r} is closed")
+        await self.start_serving()
         self._serve_forever_fut = self._loop.create_future()
         try:
             await self._serve_forever_fut
@@ -180,15 +205,39 @@ class Server:
         finally:
             self._serve_forever_fut = None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> "Server":
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: Any) -> None:
         self.close()
         await self.wait_closed()
 
 
-async def create_server(protocol_factory, host=None, port=None, *, start_serving=True, **options):
+class ListeningSocket:
+    """Stands for a Server's listening socket in ``Server.sockets``: its
+    address, family and type (the socket is HP-Socket's)."""
+
+    def __init__(self, name: Tuple[str, int]) -> None:
+        self._name = name
+        self.family = socket.AF_INET6 if ":" in name[0] else socket.AF_INET
+        self.type = socket.SOCK_STREAM
+        self.proto = socket.IPPROTO_TCP
+
+    def getsockname(self) -> Tuple[str, int]:
+        return self._name
+
+    def fileno(self) -> int:
+        return -1
+
+    def __repr__(self):
+        return f"<hpsocket.aio.ListeningSocket {self._name}>"
+
+
+_Factory = Callable[[], asyncio.BaseProtocol]
+
+
+async def create_server(protocol_factory: _Factory, host: Optional[str] = None, port: Optional[int] = None,
+                        *, start_serving: bool = True, **options: Any) -> "Server":
     """Listen on host:port (port 0 or None: the OS picks; see
     ``Server.sockname``); each connection gets ``protocol_factory()``."""
     loop = asyncio.get_running_loop()
@@ -196,12 +245,14 @@ async def create_server(protocol_factory, host=None, port=None, *, start_serving
     native = _core._AioServer(**options)
     inbox = _inbox(loop)
     native._attach(inbox, protocol_factory, None, read_limit)
-    try:
-        native.start("0.0.0.0" if host is None else host, 0 if port is None else port)
-    except BaseException:
-        _core._aio_forget(native)
-        raise
-    return Server(loop, native, inbox)
+    server = Server(loop, native, inbox, ("0.0.0.0" if host is None else host, 0 if port is None else port))
+    if start_serving:
+        try:
+            server._start()
+        except BaseException:
+            _core._aio_forget(native)
+            raise
+    return server
 
 
 def _agent(loop, options, read_limit):
@@ -222,7 +273,8 @@ def _agent(loop, options, read_limit):
     return agent, shared
 
 
-async def create_connection(protocol_factory, host, port, **options):
+async def create_connection(protocol_factory: _Factory, host: str, port: int,
+                            **options: Any) -> Tuple["AioTransport", asyncio.BaseProtocol]:
     """Connect to host:port; returns (transport, protocol) once connected.
     A refused or failed connect raises ConnectionRefusedError or the OSError
     it was."""
@@ -232,7 +284,7 @@ async def create_connection(protocol_factory, host, port, **options):
     fut = loop.create_future()
     try:
         conn_id = agent._connect(host, port, protocol_factory, fut)
-    except _core.HPSocketError as exc:
+    except HPSocketError as exc:
         if not shared:
             loop.create_task(_stop(loop, _inbox(loop), agent))
         raise OSError(exc.errno or 22, str(exc)) from exc
@@ -243,7 +295,9 @@ async def create_connection(protocol_factory, host, port, **options):
         raise
 
 
-async def start_server(client_connected_cb, host=None, port=None, *, limit=2 ** 16, **options):
+async def start_server(client_connected_cb: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+                       host: Optional[str] = None, port: Optional[int] = None, *, limit: int = 2 ** 16,
+                       **options: Any) -> "Server":
     """asyncio.start_server on HP-Socket: client_connected_cb(reader, writer)
     for each connection, with asyncio's own StreamReader and StreamWriter."""
     loop = asyncio.get_running_loop()
@@ -255,11 +309,12 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=2 ** 
     return await create_server(factory, host, port, **options)
 
 
-async def open_connection(host, port, *, limit=2 ** 16, **options):
+async def open_connection(host: str, port: int, *, limit: int = 2 ** 16,
+                          **options: Any) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """asyncio.open_connection on HP-Socket: (StreamReader, StreamWriter)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit, loop=loop)
     protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
     transport, _ = await create_connection(lambda: protocol, host, port, **options)
-    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    writer = asyncio.StreamWriter(cast(asyncio.WriteTransport, transport), protocol, reader, loop)
     return reader, writer

@@ -405,12 +405,17 @@ def test_buffered_protocol():
 
 def test_server_object_like_asyncio_server():
     async def main():
-        server, port = await serve(Recorder)
+        protos = []
+        server, port = await serve(lambda: protos.append(Recorder()) or protos[-1])
         assert server.is_serving()
         assert server.get_loop() is asyncio.get_running_loop()
+        assert server.sockets[0].getsockname() == ("127.0.0.1", port)
         task = asyncio.ensure_future(server.serve_forever())
         await asyncio.sleep(0)
         r, w = await asyncio.open_connection("127.0.0.1", port)
+        # Accepted (one still in the listening socket's queue would be reset
+        # by close(), as with asyncio's own servers).
+        await wait_until(lambda: protos, "accept")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -491,4 +496,21 @@ def test_bad_arguments():
             assert not t.can_write_eof()
             t.close()
             assert await asyncio.wait_for(p.lost, T) is None
+    run(main())
+
+
+def test_start_serving_later():
+    async def main():
+        server = await hio.create_server(lambda: Recorder(echo=True), "127.0.0.1", 0, start_serving=False)
+        assert not server.is_serving() and server.sockname is None
+        await server.start_serving()
+        assert server.is_serving()
+        async with server:
+            r, w = await asyncio.open_connection("127.0.0.1", server.sockname[1])
+            w.write(b"later")
+            assert await asyncio.wait_for(r.readexactly(5), T) == b"later"
+            w.close()
+        assert not server.is_serving()
+        with pytest.raises(RuntimeError):
+            await server.start_serving()
     run(main())

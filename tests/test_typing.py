@@ -59,6 +59,30 @@ class App(hpsocket.HttpServer):
         return None
 """
 
+AIO = """
+import asyncio
+import hpsocket.aio
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport) or True
+        self.transport = transport
+
+async def main() -> None:
+    server: hpsocket.aio.Server = await hpsocket.aio.create_server(Echo, "127.0.0.1", 0, worker_threads=2)
+    addr = server.sockname
+    async with server:
+        r, w = await hpsocket.aio.open_connection("127.0.0.1", 1 if addr is None else addr[1])
+        w.write(b"x")
+        await w.drain()
+        line: bytes = await r.readline()
+        t, p = await hpsocket.aio.create_connection(Echo, "127.0.0.1", 1)
+        t.write(b"y")
+        n: int = t.get_write_buffer_size()
+
+asyncio.run(main())
+"""
+
 BAD = """
 import hpsocket
 srv = hpsocket.TcpServer()
@@ -77,6 +101,11 @@ def run_mypy(tmp_path, source):
 
 def test_stubs_accept_typical_program(tmp_path):
     r = run_mypy(tmp_path, GOOD)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_aio_is_typed(tmp_path):
+    r = run_mypy(tmp_path, AIO)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
