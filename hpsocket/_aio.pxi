@@ -412,7 +412,7 @@ cdef class _AioServer(Server):
         """Accept no more connections; the open ones go on."""
         with nogil:
             if self._ctx.listen_fd >= 0:
-                hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self))
+                hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), NULL)
                 self._ctx.listen_fd = -1
 
 

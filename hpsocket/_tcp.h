@@ -114,14 +114,19 @@ static inline int hps_workers_back_in_epoll(int epfd, int workers, int timeout_m
  * accept() fails with EBADF and the library calls exit(70), ending the
  * whole process (tests/test_stop_races.py; the bad-ids abuse test at full
  * size).  So: out of the set, an idle non-blocking listening socket on the
- * same descriptor number (a late accept() gets EAGAIN), then wait until
- * every worker has been back in epoll_wait, where none can be about to
- * accept (bounded; where threads' system calls cannot be read, the workers
- * in OnAccept and a 20 ms grace).  The epoll descriptor is found through
- * /proc/self/fdinfo (the library does not expose it).  `workers`: the
- * server's worker threads.
+ * same descriptor number (a late accept() gets EAGAIN).  Then, when the
+ * server is about to stop (close_all given: the role's
+ * DisconnectLongConnections), close every connection, so that the workers
+ * run out of events, and wait until each has been back in epoll_wait,
+ * where none can be about to accept (bounded; where threads' system calls
+ * cannot be read, the workers in OnAccept and a 20 ms grace).  Without
+ * close_all (stop listening, go on serving) the library's listening socket
+ * stays the idle one until the server stops, so nothing waits.  The epoll
+ * descriptor is found through /proc/self/fdinfo (the library does not
+ * expose it).  `workers`: the server's worker threads.
  */
-static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers)
+static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers,
+                                       BOOL (*close_all)(void *, DWORD, BOOL))
 {
     DIR *dir;
     struct dirent *de;
@@ -165,6 +170,9 @@ static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers)
                 dup2(idle, listen_fd);
             close(idle);
         }
+        if (close_all == NULL)
+            return found;
+        close_all(ctx->sender, 0, 1);
         /* The calling thread is no worker in epoll_wait if it is one of
          * this server's (a component freed inside its own handler). */
         if (hps_workers_back_in_epoll(epfd, workers - (hps_in_callback_of(ctx->sender) ? 1 : 0),

@@ -3,7 +3,7 @@
 
 from cpython.object cimport PyObject
 from libc.stdint cimport uint32_t
-from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, HP_CONNID, PVOID, WSABUF
+from hpsocket.includes.hpsocket4c cimport UINT_PTR, BOOL, DWORD, HP_CONNID, PVOID, WSABUF
 
 cdef extern from "_base.h" nogil:
     enum:
@@ -149,7 +149,8 @@ cdef extern from "_thread.h" nogil:
 
 cdef extern from "_tcp.h" nogil:
     void hps_set_nodelay(UINT_PTR fd)
-    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd, int workers)
+    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd, int workers,
+                             BOOL (*close_all)(void*, DWORD, BOOL) noexcept nogil)
     void hps_accept_begin(hps_ctx* ctx)
     void hps_accept_end(hps_ctx* ctx)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
