@@ -31,6 +31,7 @@
 
 #include "_buf.h"
 #include "_ctx.h"
+#include "_frame.h"
 
 enum {
     HPS_AIO_OPEN = 1,     /* accepted, or an outgoing connection is up */
@@ -125,7 +126,8 @@ static inline int hps_aio_push(hps_aio_inbox *in, int kind, unsigned long long t
     pthread_mutex_lock(&in->lock);
     q = &in->q[in->fill];
     e = q->n > 0 ? &q->ev[q->n - 1] : NULL;
-    if (kind == HPS_AIO_DATA && e != NULL && e->kind == HPS_AIO_DATA && e->token == token && e->id == id) {
+    if (kind == HPS_AIO_DATA && op == 0 && e != NULL && e->kind == HPS_AIO_DATA && e->op == 0
+        && e->token == token && e->id == id) {
         /* The arena's tail is that event's end: extend it. */
         if (hps_buf_append(&q->bytes, data, len) < 0) {
             pthread_mutex_unlock(&in->lock);
@@ -250,6 +252,69 @@ static inline int hps_aio_received(hps_ctx *ctx, void *sender, HP_CONNID id, con
         return -1;
     if (pause_now)
         fam->pause(sender, id, 1);
+    return 0;
+}
+
+/* Worker, OnReceive of the pack model: each whole packet's body is one
+ * DATA event (op 1: never merged with another); the start of an incomplete
+ * packet waits in the connection's record.  0, or a negative errno (a bad
+ * header: EBADMSG, EMSGSIZE; ENOMEM). */
+static inline int hps_aio_received_pack(hps_ctx *ctx, void *sender, HP_CONNID id, const unsigned char *data,
+                                        int len)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
+    hps_aio_conn *c;
+    hps_conn *rec;
+    int known, err, pause_now = 0;
+    const unsigned char *src, *body;
+    uint32_t body_len;
+    size_t n, pos = 0;
+    long queued = 0;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 1, &known);
+    c = hps_aio_conn_locked(ctx, id, 1);
+    hps_unlock(ctx);
+    if (rec == NULL || c == NULL)
+        return -ENOMEM;
+    /* Only this connection's OnReceive touches its buffer. */
+    if (hps_buf_len(&rec->inbuf) > 0) {
+        if (hps_buf_append(&rec->inbuf, data, len) < 0)
+            return -ENOMEM;
+        src = hps_buf_data(&rec->inbuf);
+        n = hps_buf_len(&rec->inbuf);
+    } else {
+        src = data;
+        n = (size_t)len;
+    }
+    while ((err = hps_pack_next(src, n, &pos, ctx->pack_flag, ctx->pack_max, &body, &body_len)) > 0) {
+        if (hps_aio_push(fam->inbox, HPS_AIO_DATA, fam->token, id, body, (int)body_len, 1, 0) < 0)
+            return -ENOMEM;
+        queued += (long)body_len;
+    }
+    if (err < 0) {
+        rec->close_error = -err;
+        return err;
+    }
+    if (src == data) {
+        if (pos < n && hps_buf_append(&rec->inbuf, src + pos, (int)(n - pos)) < 0)
+            return -ENOMEM;
+    } else {
+        hps_buf_consume(&rec->inbuf, pos);
+    }
+    if (queued > 0) {
+        hps_lock(ctx);
+        c = hps_aio_conn_locked(ctx, id, 0);
+        if (c != NULL) {
+            c->queued += queued;
+            if (c->queued > fam->read_high && !c->native_paused) {
+                c->native_paused = 1;
+                pause_now = 1;
+            }
+        }
+        hps_unlock(ctx);
+        if (pause_now)
+            fam->pause(sender, id, 1);
+    }
     return 0;
 }
 

@@ -74,7 +74,10 @@ cdef En_HP_HandleResult _aio_on_receive(void* sender, HP_CONNID conn_id, const B
     cdef hps_ctx* ctx = hps_lookup(sender)
     if ctx == NULL or ctx.family == NULL:
         return HR_IGNORE
-    if hps_aio_received(ctx, sender, conn_id, <const unsigned char*>data, length) < 0:
+    if ctx.model == MODEL_PACK:
+        if hps_aio_received_pack(ctx, sender, conn_id, <const unsigned char*>data, length) < 0:
+            return HR_ERROR      # close_error says why (see _aio_on_close)
+    elif hps_aio_received(ctx, sender, conn_id, <const unsigned char*>data, length) < 0:
         return HR_ERROR
     return HR_OK
 
@@ -92,6 +95,8 @@ cdef En_HP_HandleResult _aio_on_close(void* sender, HP_CONNID conn_id, En_HP_Soc
     if ctx == NULL or ctx.family == NULL:
         return HR_IGNORE
     fam = _aio_fam(ctx)
+    if ctx.model == MODEL_PACK and op == SO_RECEIVE:
+        error = _pack_close_error(ctx, conn_id, error)
     hps_aio_push(fam.inbox, HPS_AIO_CLOSE, fam.token, conn_id, NULL, 0, <int>op, error)
     _release_conn(ctx, conn_id)
     if ctx.role == ROLE_SERVER:
@@ -99,7 +104,7 @@ cdef En_HP_HandleResult _aio_on_close(void* sender, HP_CONNID conn_id, En_HP_Soc
     return HR_OK
 
 
-cdef Ops OPS_AIO_SERVER, OPS_AIO_AGENT
+cdef Ops OPS_AIO_SERVER, OPS_AIO_AGENT, OPS_AIO_PACK_SERVER, OPS_AIO_PACK_AGENT
 
 
 cdef void _aio_ops(Ops* o) noexcept:
@@ -115,6 +120,7 @@ _AIO_EVENTS = ()
 
 
 cdef void _init_aio_ops() noexcept:
+    global OPS_AIO_PACK_SERVER, OPS_AIO_PACK_AGENT
     _fill_server(&OPS_AIO_SERVER)
     OPS_AIO_SERVER.name = b"AioServer"
     OPS_AIO_SERVER.model = MODEL_PUSH
@@ -131,6 +137,12 @@ cdef void _init_aio_ops() noexcept:
     OPS_AIO_AGENT.destroy = Destroy_HP_TcpAgent
     OPS_AIO_AGENT.destroy_listener = Destroy_HP_TcpAgentListener
     _aio_ops(&OPS_AIO_AGENT)
+    OPS_AIO_PACK_SERVER = OPS_AIO_SERVER
+    OPS_AIO_PACK_SERVER.name = b"AioPackServer"
+    OPS_AIO_PACK_SERVER.model = MODEL_PACK
+    OPS_AIO_PACK_AGENT = OPS_AIO_AGENT
+    OPS_AIO_PACK_AGENT.name = b"AioPackAgent"
+    OPS_AIO_PACK_AGENT.model = MODEL_PACK
 
 _init_aio_ops()
 
@@ -399,8 +411,10 @@ cdef class _AioServer(Server):
     """The native server behind hpsocket.aio.create_server: TcpServer's
     options, events to an event loop."""
 
+    _AIO_PACK = False
+
     def __cinit__(self, *args, **kwargs):
-        self._setup(&OPS_AIO_SERVER)
+        self._setup(&OPS_AIO_PACK_SERVER if type(self)._AIO_PACK else &OPS_AIO_SERVER)
 
     def _attach(self, _Inbox inbox, protocol_factory, on_open=None, read_limit=None):
         _aio_bind(self, inbox, read_limit, HP_Server_PauseReceive)
@@ -416,11 +430,22 @@ cdef class _AioServer(Server):
                 self._ctx.listen_fd = -1
 
 
+cdef class _AioPackServer(_AioServer):
+    """_AioServer in the pack model: one data_received per whole message."""
+
+    _AIO_PACK = True
+    _OPTIONS = Server._OPTIONS | _PACK_OPTIONS
+    pack_header_flag = property(_pack_flag_get, _pack_flag_set, None, _pack_header_flag_doc)
+    max_pack_size = property(_pack_size_get, _pack_size_set, None, _max_pack_size_doc)
+
+
 cdef class _AioAgent(Agent):
     """The native agent behind hpsocket.aio.create_connection."""
 
+    _AIO_PACK = False
+
     def __cinit__(self, *args, **kwargs):
-        self._setup(&OPS_AIO_AGENT)
+        self._setup(&OPS_AIO_PACK_AGENT if type(self)._AIO_PACK else &OPS_AIO_AGENT)
 
     def _attach(self, _Inbox inbox, read_limit=None):
         _aio_bind(self, inbox, read_limit, HP_Agent_PauseReceive)
@@ -731,3 +756,12 @@ cdef class AioTransport:
     @property
     def conn_id(self):
         return self._conn_id
+
+
+cdef class _AioPackAgent(_AioAgent):
+    """_AioAgent in the pack model."""
+
+    _AIO_PACK = True
+    _OPTIONS = Agent._OPTIONS | _PACK_OPTIONS
+    pack_header_flag = property(_pack_flag_get, _pack_flag_set, None, _pack_header_flag_doc)
+    max_pack_size = property(_pack_size_get, _pack_size_set, None, _max_pack_size_doc)

@@ -24,6 +24,7 @@ socket), and there is no TLS.
 """
 
 import asyncio
+import collections
 import socket
 import weakref
 from typing import Any, Callable, Optional, Tuple, cast
@@ -32,7 +33,8 @@ from hpsocket import _core
 from hpsocket._errors import HPSocketError
 
 __all__ = ["create_server", "create_connection", "start_server", "open_connection", "Server",
-           "AioTransport", "ListeningSocket", "stats"]
+           "AioTransport", "ListeningSocket", "PackStream", "start_pack_server", "open_pack_connection",
+           "stats"]
 
 AioTransport = _core.AioTransport
 
@@ -84,10 +86,14 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> dict:
 
 
 def _split(options):
+    """Take out what is hpsocket.aio's own: (read_limit, pack model?)."""
     read_limit = options.pop("read_limit", None)
     if read_limit is not None and (isinstance(read_limit, bool) or not isinstance(read_limit, int)):
         raise TypeError(f"read_limit must be an int, not {type(read_limit).__name__}")
-    return read_limit
+    model = options.pop("model", "push")
+    if model not in ("push", "pack"):
+        raise ValueError(f"model must be 'push' or 'pack', not {model!r}")
+    return read_limit, model == "pack"
 
 
 async def _stop(loop, inbox, native):
@@ -241,8 +247,8 @@ async def create_server(protocol_factory: _Factory, host: Optional[str] = None, 
     """Listen on host:port (port 0 or None: the OS picks; see
     ``Server.sockname``); each connection gets ``protocol_factory()``."""
     loop = asyncio.get_running_loop()
-    read_limit = _split(options)
-    native = _core._AioServer(**options)
+    read_limit, pack = _split(options)
+    native = (_core._AioPackServer if pack else _core._AioServer)(**options)
     inbox = _inbox(loop)
     native._attach(inbox, protocol_factory, None, read_limit)
     server = Server(loop, native, inbox, ("0.0.0.0" if host is None else host, 0 if port is None else port))
@@ -255,15 +261,15 @@ async def create_server(protocol_factory: _Factory, host: Optional[str] = None, 
     return server
 
 
-def _agent(loop, options, read_limit):
+def _agent(loop, options, read_limit, pack):
     """The loop's shared agent, or a new one for connections with options."""
     inbox = _inbox(loop)
-    shared = not options and read_limit is None
+    shared = not options and read_limit is None and not pack
     if shared:
         agent = _agents.get(loop)
         if agent is not None:
             return agent, True
-    agent = _core._AioAgent(**options)
+    agent = (_core._AioPackAgent if pack else _core._AioAgent)(**options)
     agent._attach(inbox, read_limit)
     agent.start()
     if shared:
@@ -279,8 +285,8 @@ async def create_connection(protocol_factory: _Factory, host: str, port: int,
     A refused or failed connect raises ConnectionRefusedError or the OSError
     it was."""
     loop = asyncio.get_running_loop()
-    read_limit = _split(options)
-    agent, shared = _agent(loop, options, read_limit)
+    read_limit, pack = _split(options)
+    agent, shared = _agent(loop, options, read_limit, pack)
     fut = loop.create_future()
     try:
         conn_id = agent._connect(host, port, protocol_factory, fut)
@@ -318,3 +324,144 @@ async def open_connection(host: str, port: int, *, limit: int = 2 ** 16,
     transport, _ = await create_connection(lambda: protocol, host, port, **options)
     writer = asyncio.StreamWriter(cast(asyncio.WriteTransport, transport), protocol, reader, loop)
     return reader, writer
+
+
+# -- whole messages (pack model) ---------------------------------------------------
+
+class PackStream:
+    """One connection of the pack model as whole messages: ``await recv()``
+    (or ``async for message in stream``), ``send(message)`` (one message per
+    call), ``await drain()``, ``close()``, ``await wait_closed()``.  Reading
+    pauses while more than ``limit`` bytes of messages wait to be taken."""
+
+    def __init__(self, limit: int = 2 ** 20) -> None:
+        self._limit = limit
+        self._messages: "collections.deque[bytes]" = collections.deque()
+        self._queued = 0
+        self._waiter: "Optional[asyncio.Future[None]]" = None
+        self._drain_waiter: "Optional[asyncio.Future[None]]" = None
+        self._transport: Any = None
+        self._exc: Optional[BaseException] = None
+        self._eof = False
+        self._paused = False
+        self._write_paused = False
+        self._closed: "Optional[asyncio.Future[None]]" = None
+
+    # protocol side
+    def connection_made(self, transport: Any) -> None:
+        self._transport = transport
+        self._closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self._messages.append(data)
+        self._queued += len(data)
+        if self._queued > self._limit and not self._paused:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        self._eof = True
+        self._exc = exc
+        self._wake()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_exception(ConnectionResetError("connection lost"))
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # user side
+    async def recv(self) -> Optional[bytes]:
+        """The next whole message; None once the connection has closed
+        (after every message that arrived); the connection's error, if it
+        broke."""
+        while not self._messages:
+            if self._eof:
+                if self._exc is not None:
+                    raise self._exc
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        message = self._messages.popleft()
+        self._queued -= len(message)
+        if self._paused and self._queued <= self._limit // 2:
+            self._paused = False
+            self._transport.resume_reading()
+        return message
+
+    def __aiter__(self) -> "PackStream":
+        return self
+
+    async def __anext__(self) -> bytes:
+        message = await self.recv()
+        if message is None:
+            raise StopAsyncIteration
+        return message
+
+    def send(self, message: Any) -> None:
+        """Queue one message (a bytes-like body; the header is added)."""
+        self._transport.write(message)
+
+    async def drain(self) -> None:
+        if self._transport.is_closing():
+            if self._exc is not None:
+                raise ConnectionResetError("connection lost")
+            return
+        if self._write_paused:
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+
+    def close(self) -> None:
+        self._transport.close()
+
+    async def wait_closed(self) -> None:
+        if self._closed is not None:
+            await asyncio.shield(self._closed)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+
+async def start_pack_server(client_connected_cb: Callable[[PackStream], Any], host: Optional[str] = None,
+                            port: Optional[int] = None, *, limit: int = 2 ** 20, **options: Any) -> Server:
+    """A pack-model server: client_connected_cb(stream) for each connection
+    (a coroutine runs as a task), with whole messages (see PackStream).
+    options: pack_header_flag, max_pack_size and the server options."""
+    loop = asyncio.get_running_loop()
+
+    class _Protocol(PackStream):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            result = client_connected_cb(self)
+            if asyncio.iscoroutine(result):
+                loop.create_task(result)
+
+    return await create_server(lambda: _Protocol(limit), host, port, model="pack", **options)
+
+
+async def open_pack_connection(host: str, port: int, *, limit: int = 2 ** 20, **options: Any) -> PackStream:
+    """A pack-model connection as whole messages (see PackStream)."""
+    stream = PackStream(limit)
+    await create_connection(lambda: stream, host, port, model="pack", **options)
+    return stream

@@ -514,3 +514,94 @@ def test_start_serving_later():
         with pytest.raises(RuntimeError):
             await server.start_serving()
     run(main())
+
+
+def test_pack_model_whole_messages_both_ways():
+    async def handle(stream):
+        async for message in stream:
+            stream.send(message[::-1])
+            await stream.drain()
+        stream.close()
+
+    async def main():
+        server = await hio.start_pack_server(handle, "127.0.0.1", 0, pack_header_flag=0x169,
+                                            max_pack_size=1 << 20)
+        async with server:
+            stream = await hio.open_pack_connection("127.0.0.1", server.sockname[1], pack_header_flag=0x169,
+                                                    max_pack_size=1 << 20)
+            sizes = [1, 2, 100, 4096, 65536, 1 << 20]
+            for n in sizes:
+                stream.send(bytes(range(256)) * (n // 256) + b"e" * (n % 256))
+            for n in sizes:
+                body = bytes(range(256)) * (n // 256) + b"e" * (n % 256)
+                assert await asyncio.wait_for(stream.recv(), T) == body[::-1]
+            stream.close()
+            await asyncio.wait_for(stream.wait_closed(), T)
+            assert await stream.recv() is None
+    run(main())
+
+
+def test_pack_model_bad_header_closes_only_that_connection():
+    import struct
+
+    async def main():
+        protos = []
+        server = await hio.create_server(lambda: protos.append(Recorder()) or protos[-1], "127.0.0.1", 0,
+                                         model="pack", pack_header_flag=0x169, max_pack_size=1000)
+        async with server:
+            port = server.sockname[1]
+            good = socket.create_connection(("127.0.0.1", port))
+            bad = socket.create_connection(("127.0.0.1", port))
+            good.sendall(struct.pack("=I", (0x169 << 22) | 3) + b"abc")
+            bad.sendall(struct.pack("=I", (0x169 << 22) | 5000) + b"x" * 10)   # over max_pack_size
+            await wait_until(lambda: len(protos) == 2 and sum(1 for p in protos if p.lost.done()) == 1
+                             and any(p.data == b"abc" for p in protos), "the bad one closed")
+            lost = [p for p in protos if p.lost.done()][0]
+            assert isinstance(lost.lost.result(), OSError) and lost.lost.result().errno == 90   # EMSGSIZE
+            assert [p for p in protos if not p.lost.done()][0].data == b"abc"
+            good.close()
+            bad.close()
+        with pytest.raises(ValueError):
+            await hio.create_server(Recorder, "127.0.0.1", 0, model="pull")
+    run(main())
+
+
+LEFT_OPEN = """
+import asyncio, socket, sys, threading
+import hpsocket.aio as hio
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t = t
+    def data_received(self, d):
+        self.t.write(d)
+
+async def main():
+    server = await hio.create_server(Echo, "127.0.0.1", 0)
+    r, w = await hio.open_connection("127.0.0.1", server.sockname[1])
+    w.write(b"x")
+    assert await r.readexactly(1) == b"x"
+    peer = socket.create_connection(("127.0.0.1", server.sockname[1]))
+    return peer     # server, client and a plain peer left open
+
+mode = sys.argv[1]
+if mode == "run":
+    peer = asyncio.run(main())
+    # asyncio.run shut the loop down: what ran on it was stopped.
+    peer.settimeout(10)
+    assert peer.recv(10) == b""
+    print("stopped with the loop", flush=True)
+else:
+    loop = asyncio.new_event_loop()
+    peer = loop.run_until_complete(main())
+    loop.close()        # no shutdown_asyncgens: the exit stops what is left
+    print("closed without shutdown", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["run", "bare"])
+def test_loop_ends_with_live_connections(mode):
+    from support import run_python
+    proc = run_python(mode, source=LEFT_OPEN, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert ("stopped with the loop" if mode == "run" else "closed without shutdown") in proc.stdout

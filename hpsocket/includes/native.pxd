@@ -427,6 +427,7 @@ cdef extern from "_aio.h" nogil:
     void hps_aio_conn_free(void* p)
     hps_aio_conn* hps_aio_conn_locked(hps_ctx* ctx, HP_CONNID conn_id, int create)
     int hps_aio_received(hps_ctx* ctx, void* sender, HP_CONNID conn_id, const unsigned char* data, int length)
+    int hps_aio_received_pack(hps_ctx* ctx, void* sender, HP_CONNID conn_id, const unsigned char* data, int length)
     void hps_aio_consumed(hps_ctx* ctx, HP_CONNID conn_id, long n)
     int hps_aio_set_paused(hps_ctx* ctx, HP_CONNID conn_id, int paused)
     int hps_aio_want_drain(hps_ctx* ctx, HP_CONNID conn_id, int at)
