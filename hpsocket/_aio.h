@@ -12,7 +12,9 @@
  *     goes from empty to non-empty (the "armed" flag): one write and one
  *     wake-up per burst, not per event.
  *   - The loop swaps the filled queue for the empty one under the mutex
- *     and dispatches it without holding anything.
+ *     and dispatches it without holding anything, again until it finds
+ *     the inbox empty; only then is the inbox disarmed, so events that
+ *     arrive while the loop drains cost no eventfd write and no wake-up.
  *   - Read back-pressure: each connection counts its bytes queued and not
  *     yet handed to the protocol; past read_high the worker pauses reading
  *     the socket, and the loop resumes it once they fall to read_low.
@@ -32,6 +34,7 @@
 #include "_buf.h"
 #include "_ctx.h"
 #include "_frame.h"
+#include "_send.h"
 
 enum {
     HPS_AIO_OPEN = 1,     /* accepted, or an outgoing connection is up */
@@ -175,17 +178,22 @@ static inline int hps_aio_push(hps_aio_inbox *in, int kind, unsigned long long t
     return 0;
 }
 
-/* The loop's side: clear the wake-up, then take everything queued (the
- * queue the loop dispatched last time is emptied first).  Returns the
- * queue to dispatch; it stays valid until the next call. */
-static inline hps_aio_queue *hps_aio_take(hps_aio_inbox *in)
+/* The loop's side, woken: consume the eventfd's count. */
+static inline void hps_aio_ack(hps_aio_inbox *in)
 {
     uint64_t v;
-    hps_aio_queue *done, *q;
     ssize_t rc;
     do
         rc = read(in->efd, &v, sizeof(v));
     while (rc < 0 && errno == EINTR);
+}
+
+/* Take everything queued (the queue dispatched last time is emptied first);
+ * it stays valid until the next call.  The inbox stays armed: workers do
+ * not write the eventfd while the loop is draining anyway. */
+static inline hps_aio_queue *hps_aio_take(hps_aio_inbox *in)
+{
+    hps_aio_queue *done, *q;
     pthread_mutex_lock(&in->lock);
     done = &in->q[1 - in->fill];
     done->n = 0;
@@ -194,9 +202,21 @@ static inline hps_aio_queue *hps_aio_take(hps_aio_inbox *in)
     done->bytes.head = done->bytes.tail = 0;
     q = &in->q[in->fill];
     in->fill = 1 - in->fill;
-    in->armed = 0;
     pthread_mutex_unlock(&in->lock);
     return q;
+}
+
+/* Done draining if nothing came meanwhile: then disarm (the next event
+ * writes the eventfd) and return 1; else 0, and the loop takes again. */
+static inline int hps_aio_idle(hps_aio_inbox *in)
+{
+    int idle;
+    pthread_mutex_lock(&in->lock);
+    idle = in->q[in->fill].n == 0;
+    if (idle)
+        in->armed = 0;
+    pthread_mutex_unlock(&in->lock);
+    return idle;
 }
 
 static inline const unsigned char *hps_aio_bytes(hps_aio_queue *q, hps_aio_event *e)
@@ -428,6 +448,23 @@ static inline hps_aio_fam *hps_aio_fam_new(hps_aio_inbox *in, unsigned long long
     fam->read_high = 256 << 10;
     fam->read_low = 64 << 10;
     return fam;
+}
+
+/*
+ * Loop: send bufs[0:count] on the connection.  Only the loop's thread sends
+ * on an aio connection, so while the library's queue for it is empty the
+ * bytes can go straight to the socket (hps_direct_write: no command to a
+ * worker, no epoll round, no OnSend); what the socket does not take, and
+ * everything while something is queued, goes through the library's queue.
+ * Returns 2 if all of it was written, 1 if (some) was queued, 0 if the
+ * connection is gone.
+ */
+static inline int hps_aio_send(hps_ctx *ctx, void *sender, HP_CONNID id, WSABUF *bufs, int count)
+{
+    int rc = hps_direct_write(ctx, sender, id, bufs, count);
+    if (rc < 0)
+        return ctx->ops->send_packets(sender, id, bufs, count) ? 1 : 0;
+    return rc;
 }
 
 static inline void hps_aio_fam_free(void *p)

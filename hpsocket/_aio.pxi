@@ -149,6 +149,10 @@ _init_aio_ops()
 
 # -- loop side --------------------------------------------------------------------
 
+# Takes of one drain before the loop's other callbacks get a turn.
+cdef int _DRAIN_ROUNDS = 16
+
+
 cdef class _Inbox:
     """One event loop's inbox: the eventfd the loop watches, and the
     components whose events it carries (their _AioState by token)."""
@@ -157,6 +161,7 @@ cdef class _Inbox:
     cdef dict _owners
     cdef unsigned long long _next_token
     cdef readonly unsigned long long wakeups, events
+    cdef public object _sink       # benchmarks: gets (conn_id, bytes) of unknown components
     cdef object __weakref__
 
     def __cinit__(self, loop):
@@ -182,17 +187,33 @@ cdef class _Inbox:
             pass
 
     def _drain(self):
-        cdef hps_aio_queue* q = hps_aio_take(self._in)
+        """The eventfd is readable: handle what is queued, again until the
+        inbox is empty (or, after _DRAIN_ROUNDS takes, later, so that other
+        callbacks of the loop get their turn)."""
+        cdef int rounds = 0
+        hps_aio_ack(self._in)
+        self.wakeups += 1
+        while True:
+            self._dispatch(hps_aio_take(self._in))
+            if hps_aio_idle(self._in):
+                return
+            rounds += 1
+            if rounds >= _DRAIN_ROUNDS:
+                self.loop.call_soon(self._drain)   # still armed: no eventfd write meanwhile
+                return
+
+    cdef void _dispatch(self, hps_aio_queue* q):
         cdef hps_aio_event* e
         cdef size_t i
         cdef _AioState st
         cdef object owner
-        self.wakeups += 1
         self.events += q.n
         for i in range(q.n):
             e = &q.ev[i]
             owner = self._owners.get(e.token)
             if owner is None:
+                if self._sink is not None and e.kind == HPS_AIO_DATA:
+                    self._sink(e.id, PyBytes_FromStringAndSize(<const char*>hps_aio_bytes(q, e), e.len))
                 continue
             st = <_AioState>owner
             if e.kind == HPS_AIO_DATA:
@@ -614,6 +635,31 @@ cdef class AioTransport:
         hps_gate_leave(ctx, gate)
         return n
 
+    cdef int _send(self, WSABUF* bufs, int count, size_t total) except -1:
+        """bufs[1:count] out (bufs[0] free for the pack header), straight to
+        the socket when it can (hps_aio_send); then the write limit."""
+        cdef hps_ctx* ctx = self._comp._ctx
+        cdef void* handle = self._comp._handle
+        cdef HP_CONNID c = self._conn_id
+        cdef uint32_t header
+        cdef int gate, rc = 0
+        if ctx.model == MODEL_PACK:
+            _pack_check(self._comp, <Py_ssize_t>total)
+            header = hps_pack_header(ctx.pack_flag, <uint32_t>total)
+            bufs[0].buf = <unsigned char*>&header
+            bufs[0].len = 4
+        else:
+            bufs += 1
+            count -= 1
+        with nogil:
+            gate = hps_gate_enter(ctx)
+            if gate:
+                rc = hps_aio_send(ctx, handle, c, bufs, count)
+            hps_gate_leave(ctx, gate)
+        if rc == 1:
+            self._check_write_limit()
+        return 0
+
     cdef void _check_write_limit(self):
         cdef int rc
         if self._write_paused or self._closing or self._pending() <= self._high:
@@ -653,22 +699,44 @@ cdef class AioTransport:
                 raise ValueError("data too large for one write (over 2 GiB)")
             bufs[1].buf = <unsigned char*>view.buf
             bufs[1].len = <unsigned int>view.len
-            _send_framed(self._comp, self._conn_id, bufs, 2, view.len)
+            self._send(bufs, 2, view.len)
         finally:
             PyBuffer_Release(&view)
-        self._check_write_limit()
 
     def writelines(self, list_of_data):
-        if self._closing:
-            return
-        items = [d for d in list_of_data]
+        """Write several buffers at once (in the pack model: one message)."""
+        cdef list items = list(list_of_data)
+        cdef Py_ssize_t n = len(items), i, got = 0, total = 0
+        cdef Py_buffer* views
+        cdef WSABUF* bufs
         for d in items:
             if not isinstance(d, (bytes, bytearray, memoryview)):
                 raise TypeError(f"data argument must be a bytes-like object, not {type(d).__name__!r}")
-        items = [d for d in items if len(d)]
-        if items:
-            _conn_send_packets(self._comp, self._conn_id, items)
-            self._check_write_limit()
+        if self._closing or n == 0:
+            return
+        if n > HPS_DIRECT_MAX_IOV - 1:
+            items = [b"".join(items)]     # one buffer: the socket takes it in one call
+            n = 1
+        views = <Py_buffer*>PyMem_Malloc(n * sizeof(Py_buffer))
+        bufs = <WSABUF*>PyMem_Malloc((n + 1) * sizeof(WSABUF))
+        try:
+            if views == NULL or bufs == NULL:
+                raise MemoryError()
+            for i in range(n):
+                PyObject_GetBuffer(items[i], &views[i], PyBUF_SIMPLE)
+                got += 1
+                bufs[i + 1].buf = <unsigned char*>views[i].buf
+                bufs[i + 1].len = <unsigned int>views[i].len
+                total += views[i].len
+            if total > INT_MAX:
+                raise ValueError("data too large for one write (over 2 GiB)")
+            if total:
+                self._send(bufs, <int>n + 1, total)
+        finally:
+            for i in range(got):
+                PyBuffer_Release(&views[i])
+            PyMem_Free(views)
+            PyMem_Free(bufs)
 
     def write_eof(self):
         raise NotImplementedError("HP-Socket connections cannot half-close (can_write_eof() is False)")

@@ -79,15 +79,16 @@ static inline void hps_direct_forbid(hps_ctx *ctx, HP_CONNID id)
 /*
  * Write bufs[0:count] straight to the socket if the caller runs the
  * connection's callback and nothing is queued.  Returns -1 if it did not
- * (the caller queues with the library), else the library's result for the
- * rest it queued (1 if nothing was left).  Called without the GIL.
+ * (the caller queues with the library), 2 if the socket took all of it,
+ * else the library's result for the rest it queued.  Called without the
+ * GIL.
  */
 static inline int hps_direct_write(hps_ctx *ctx, void *sender, HP_CONNID id,
                                    WSABUF *bufs, int count)
 {
     struct iovec iov[HPS_DIRECT_MAX_IOV];
     struct msghdr msg;
-    int known, fd = -1, queued = 1, i, state = HPS_DIRECT_IDLE, rc = 1;
+    int known, fd = -1, queued = 1, i, state = HPS_DIRECT_IDLE, rc = 2;
     ssize_t w;
     hps_conn *rec;
     if (count > HPS_DIRECT_MAX_IOV)

@@ -83,3 +83,17 @@ def _native_handle(Component component):
     """The native component pointer, as an int (benchmarks compare ctypes
     calls on it)."""
     return <size_t>component._handle
+
+
+def _aio_push(_Inbox inbox, int n, int size, int per_conn):
+    """Benchmarks: push n DATA events of size bytes into inbox as a worker
+    thread would (without the GIL), per_conn consecutive ones per
+    connection id, for no component (the inbox's _sink gets them)."""
+    cdef unsigned char buf[65536]
+    cdef int i
+    if not 0 < size <= 65536 or per_conn < 1:
+        raise ValueError("size must be 1..65536 and per_conn >= 1")
+    memset(buf, 120, size)
+    with nogil:
+        for i in range(n):
+            hps_aio_push(inbox._in, HPS_AIO_DATA, 0, <HP_CONNID>(i // per_conn + 1), buf, size, 0, 0)

@@ -605,3 +605,53 @@ def test_loop_ends_with_live_connections(mode):
     proc = run_python(mode, source=LEFT_OPEN, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert ("stopped with the loop" if mode == "run" else "closed without shutdown") in proc.stdout
+
+
+def test_pending_awaits_cancel_and_end_cleanly():
+    async def main():
+        gate = asyncio.Event()
+
+        async def handle(r, w):
+            await gate.wait()
+            w.write(b"late")
+            await w.drain()
+            w.close()
+
+        server = await hio.start_server(handle, "127.0.0.1", 0)
+        async with server:
+            r, w = await hio.open_connection("127.0.0.1", server.sockname[1])
+            # A read that is cancelled leaves the stream usable.
+            task = asyncio.ensure_future(r.readexactly(4))
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            gate.set()
+            assert await asyncio.wait_for(r.readexactly(4), T) == b"late"
+            # A read pending when the peer closes ends with EOF.
+            with pytest.raises(asyncio.IncompleteReadError):
+                await asyncio.wait_for(r.readexactly(10), T)
+            w.close()
+            await asyncio.wait_for(w.wait_closed(), T)
+    run(main())
+
+
+def test_drain_raises_after_the_connection_is_lost():
+    async def main():
+        accepted = []
+
+        async def handle(r, w):
+            accepted.append(w)
+
+        server = await hio.start_server(handle, "127.0.0.1", 0)
+        async with server:
+            r, w = await hio.open_connection("127.0.0.1", server.sockname[1])
+            await wait_until(lambda: accepted, "accept")
+            accepted[0].transport.abort()
+            assert await asyncio.wait_for(r.read(), T) == b""
+            w.write(b"x")
+            with pytest.raises(ConnectionResetError):
+                for _ in range(3):
+                    await asyncio.wait_for(w.drain(), T)
+            w.close()
+    run(main())

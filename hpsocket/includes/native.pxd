@@ -157,6 +157,7 @@ cdef extern from "_tcp.h" nogil:
     int hps_disconnect(hps_ctx* ctx, HP_CONNID conn_id, int force)
 
 cdef extern from "_send.h" nogil:
+    int HPS_DIRECT_MAX_IOV
     int hps_send_init()
     void hps_direct_forbid(hps_ctx* ctx, HP_CONNID conn_id)
     void hps_out_flush_for(hps_ctx* ctx, void* sender, HP_CONNID conn_id)
@@ -422,7 +423,9 @@ cdef extern from "_aio.h" nogil:
     void hps_aio_inbox_unref(hps_aio_inbox* inbox)
     int hps_aio_push(hps_aio_inbox* inbox, int kind, unsigned long long token, HP_CONNID conn_id,
                      const unsigned char* data, int length, int op, int error)
+    void hps_aio_ack(hps_aio_inbox* inbox)
     hps_aio_queue* hps_aio_take(hps_aio_inbox* inbox)
+    int hps_aio_idle(hps_aio_inbox* inbox)
     const unsigned char* hps_aio_bytes(hps_aio_queue* q, hps_aio_event* e)
     void hps_aio_conn_free(void* p)
     hps_aio_conn* hps_aio_conn_locked(hps_ctx* ctx, HP_CONNID conn_id, int create)
@@ -435,3 +438,4 @@ cdef extern from "_aio.h" nogil:
     hps_aio_fam* hps_aio_fam_new(hps_aio_inbox* inbox, unsigned long long token,
                                  BOOL (*pause)(void*, HP_CONNID, BOOL) noexcept nogil)
     void hps_aio_fam_free(void* p)
+    int hps_aio_send(hps_ctx* ctx, void* sender, HP_CONNID conn_id, WSABUF* bufs, int count)
