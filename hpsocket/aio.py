@@ -86,11 +86,15 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> dict:
 
 
 def _split(options):
-    """Take out what is hpsocket.aio's own: (read_limit, pack model?)."""
+    """Take out what is hpsocket.aio's own: (read_limit, pack model?).  One
+    worker thread unless asked: the loop is one thread, and a second worker
+    only adds context switches (python -m hpsocket bench --servers
+    hpsocket-aio:1,hpsocket-aio:2 on 2 CPUs)."""
     read_limit = options.pop("read_limit", None)
     if read_limit is not None and (isinstance(read_limit, bool) or not isinstance(read_limit, int)):
         raise TypeError(f"read_limit must be an int, not {type(read_limit).__name__}")
     model = options.pop("model", "push")
+    options.setdefault("worker_threads", 1)
     if model not in ("push", "pack"):
         raise ValueError(f"model must be 'push' or 'pack', not {model!r}")
     return read_limit, model == "pack"
@@ -264,7 +268,7 @@ async def create_server(protocol_factory: _Factory, host: Optional[str] = None, 
 def _agent(loop, options, read_limit, pack):
     """The loop's shared agent, or a new one for connections with options."""
     inbox = _inbox(loop)
-    shared = not options and read_limit is None and not pack
+    shared = options == {"worker_threads": 1} and read_limit is None and not pack
     if shared:
         agent = _agents.get(loop)
         if agent is not None:
@@ -328,7 +332,7 @@ async def open_connection(host: str, port: int, *, limit: int = 2 ** 16,
 
 # -- whole messages (pack model) ---------------------------------------------------
 
-class PackStream:
+class PackStream(asyncio.Protocol):
     """One connection of the pack model as whole messages: ``await recv()``
     (or ``async for message in stream``), ``send(message)`` (one message per
     call), ``await drain()``, ``close()``, ``await wait_closed()``.  Reading

@@ -82,8 +82,8 @@ def test_quick_smoke(tmp_path, native_paths):
 
 
 def test_other_kinds_smoke(tmp_path, native_paths):
-    kinds = ["hpsocket-pack", "hpsocket-pull", "native-pack", "asyncio"]
-    kinds += [k for k in ("ctypes-push", "uvloop") if servers.available(k) is None]
+    kinds = ["hpsocket-pack", "hpsocket-pull", "native-pack", "asyncio", "hpsocket-aio"]
+    kinds += [k for k in ("ctypes-push", "uvloop", "hpsocket-aio-uvloop") if servers.available(k) is None]
     out = tmp_path / "bench.json"
     proc = bench("--duration", "0.3", "--warmup", "0.1", "--rounds", "1", "--scenarios", "16x64",
                  "--servers", ",".join(kinds), "--no-pin", "--json", str(out))

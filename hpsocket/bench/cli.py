@@ -68,7 +68,7 @@ SCENARIOS = {
 }
 DEFAULT_SCENARIOS = ("1x64", "16x64", "16x4k", "128x64", "128x4k", "16x64p16")
 DEFAULT_SERVERS = ("native-push", "hpsocket-push", "hpsocket-pack", "hpsocket-pull",
-                   "ctypes-push", "asyncio", "uvloop")
+                   "ctypes-push", "asyncio", "hpsocket-aio", "uvloop", "hpsocket-aio-uvloop")
 
 _FULL = {"duration": 3.0, "warmup": 1.0, "rounds": 3}
 _QUICK = {"duration": 1.0, "warmup": 0.3, "rounds": 1}
