@@ -56,10 +56,24 @@ static inline void hps_accept_end(hps_ctx *ctx)
  * system calls cannot be read here.
  */
 #define HPS_MAX_WORKERS 512
+#if defined(__x86_64__)
+/* epoll_wait, epoll_pwait, epoll_pwait2 */
+#define HPS_IS_EPOLL_WAIT(nr) ((nr) == 232 || (nr) == 281 || (nr) == 441)
+#define HPS_EPOLL_KNOWN 1
+#elif defined(__aarch64__)
+/* epoll_pwait, epoll_pwait2 (arm64 has no epoll_wait) */
+#define HPS_IS_EPOLL_WAIT(nr) ((nr) == 22 || (nr) == 441)
+#define HPS_EPOLL_KNOWN 1
+#else
+#define HPS_IS_EPOLL_WAIT(nr) 0
+#define HPS_EPOLL_KNOWN 0   /* unknown system call numbers: the fallback wait */
+#endif
 static inline int hps_workers_back_in_epoll(int epfd, int workers, int timeout_ms)
 {
     long seen[HPS_MAX_WORKERS];
     int nseen = 0, waited = 0, readable = 0;
+    if (!HPS_EPOLL_KNOWN)
+        return -1;
     if (workers > HPS_MAX_WORKERS)
         workers = HPS_MAX_WORKERS;
     for (;;) {
@@ -85,10 +99,8 @@ static inline int hps_workers_back_in_epoll(int epfd, int workers, int timeout_m
                 continue;
             if (fgets(line, sizeof(line), f) != NULL) {
                 readable = 1;
-                /* 232 epoll_wait, 281 epoll_pwait, 441 epoll_pwait2 (x86-64);
-                 * 22 epoll_pwait (arm64, which has no epoll_wait). */
                 if (sscanf(line, "%ld %lx", &nr, &arg0) == 2 && (int)arg0 == epfd
-                    && (nr == 232 || nr == 281 || nr == 441 || nr == 22) && nseen < HPS_MAX_WORKERS)
+                    && HPS_IS_EPOLL_WAIT(nr) && nseen < HPS_MAX_WORKERS)
                     seen[nseen++] = tid;
             }
             fclose(f);
