@@ -7,6 +7,7 @@ the server as a last message.  Skipped where Chromium is not installed
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -66,16 +67,27 @@ class Page(hpsocket.HttpServer):
 
 
 def test_headless_chromium_echoes_text_and_binary_and_closes():
-    with serving(Page) as (srv, port), tempfile.TemporaryDirectory() as profile:
-        browser = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-extensions",
-             "--no-first-run", "--user-data-dir=" + profile, "--remote-debugging-port=0",
-             f"http://127.0.0.1:{port}/"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, HOME=profile))
-        try:
-            assert srv.events.get(timeout=30) == ("websocket", "echo.v1")
-            assert srv.events.get(timeout=15) == ("result", "result open:echo.v1 text:true binary:true")
-            assert srv.events.get(timeout=15) == ("close", 1000, "page done")
-        finally:
-            browser.kill()
-            browser.wait(15)
+    profile = tempfile.mkdtemp(prefix="hpsocket-chromium-")
+    try:
+        with serving(Page) as (srv, port):
+            # Its own process group: Chromium's helpers (zygote, renderer,
+            # crash handler) outlive a kill of the main process and go on
+            # writing into the profile.
+            browser = subprocess.Popen(
+                [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-extensions",
+                 "--no-first-run", "--user-data-dir=" + profile, "--remote-debugging-port=0",
+                 f"http://127.0.0.1:{port}/"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, HOME=profile),
+                start_new_session=True)
+            try:
+                assert srv.events.get(timeout=30) == ("websocket", "echo.v1")
+                assert srv.events.get(timeout=15) == ("result", "result open:echo.v1 text:true binary:true")
+                assert srv.events.get(timeout=15) == ("close", 1000, "page done")
+            finally:
+                try:
+                    os.killpg(browser.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                browser.wait(15)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
