@@ -447,7 +447,7 @@ cdef class _AioServer(Server):
         """Accept no more connections; the open ones go on."""
         with nogil:
             if self._ctx.listen_fd >= 0:
-                hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), NULL)
+                hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), 0)
                 self._ctx.listen_fd = -1
 
 

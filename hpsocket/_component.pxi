@@ -208,7 +208,7 @@ cdef class Component:
                     ops.family_stop(self._ctx)
                 if ops.get_state(handle) != SS_STOPPED:
                     if self._ctx != NULL and self._ctx.listen_fd >= 0:
-                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), ops.disconnect_long)
+                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), 1)
                     ops.stop(handle)
                 hps_unregister(handle)
                 ops.destroy(handle)
@@ -345,7 +345,7 @@ cdef class Component:
                     if ops.family_stop != NULL:
                         ops.family_stop(self._ctx)
                     if self._ctx.listen_fd >= 0:
-                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), ops.disconnect_long)
+                        hps_quiesce_listener(self._ctx, self._ctx.listen_fd, _workers(self), 1)
                         self._ctx.listen_fd = -1
                     ops.stop(handle)
                     # A component that is still starting or stopping in another

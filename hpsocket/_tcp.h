@@ -47,6 +47,57 @@ static inline void hps_accept_end(hps_ctx *ctx)
 }
 
 /*
+ * Disconnect by shutting the socket down: 1 done, 0 unknown connection, -1
+ * the socket is not known (use the library's Disconnect).
+ *
+ * HP-Socket 5.2.2's Disconnect closes the socket on another worker; for a
+ * connection still inside HandleAccept (on_accept running) that worker
+ * closes it before the accepting one adds it to epoll, which then fails and
+ * the library calls exit(70).  A shutdown leaves the descriptor open: the
+ * library sees the hang-up through epoll and closes the connection the usual
+ * way, with OnClose.  The record is only detached in OnClose, which the
+ * library calls before it closes the descriptor, so holding ctx->lock with
+ * the record attached guarantees the descriptor is still this connection's.
+ */
+static inline int hps_disconnect(hps_ctx *ctx, HP_CONNID id, int force)
+{
+    int known, rc;
+    hps_conn *rec;
+    if (!(ctx->ops->caps & HPS_CAP_SOCKET_FD))
+        return -1;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    if (rec != NULL && rec->fd >= 0) {
+        shutdown(rec->fd, force ? SHUT_RDWR : SHUT_WR);
+        rc = 1;
+    } else {
+        rc = known ? -1 : 0;
+    }
+    hps_unlock(ctx);
+    return rc;
+}
+
+/* Shut every connection of a server down (hps_disconnect: never the
+ * library's Disconnect, which ends the process for a connection still in
+ * HandleAccept). */
+static inline void hps_shutdown_all(hps_ctx *ctx)
+{
+    DWORD n = 0, i;
+    HP_CONNID *ids;
+    HP_Server_GetAllConnectionIDs(ctx->sender, NULL, &n);
+    if (n == 0)
+        return;
+    n += 64;   /* room for connections accepted meanwhile */
+    ids = (HP_CONNID *)malloc(n * sizeof(HP_CONNID));
+    if (ids == NULL)
+        return;
+    if (HP_Server_GetAllConnectionIDs(ctx->sender, ids, &n))
+        for (i = 0; i < n; i++)
+            hps_disconnect(ctx, ids[i], 1);
+    free(ids);
+}
+
+/*
  * Whether every one of `workers` worker threads has been seen blocked in
  * epoll_wait on epfd (the library's) since this call began: a worker seen
  * there has finished the batch of events it was handling, and the listening
@@ -127,18 +178,17 @@ static inline int hps_workers_back_in_epoll(int epfd, int workers, int timeout_m
  * whole process (tests/test_stop_races.py; the bad-ids abuse test at full
  * size).  So: out of the set, an idle non-blocking listening socket on the
  * same descriptor number (a late accept() gets EAGAIN).  Then, when the
- * server is about to stop (close_all given: the role's
- * DisconnectLongConnections), close every connection, so that the workers
- * run out of events, and wait until each has been back in epoll_wait,
+ * server is about to stop (close_conns), shut every connection down, so
+ * that the workers run out of events, and wait until each has been back
+ * in epoll_wait,
  * where none can be about to accept (bounded; where threads' system calls
  * cannot be read, the workers in OnAccept and a 20 ms grace).  Without
- * close_all (stop listening, go on serving) the library's listening socket
+ * close_conns (stop listening, go on serving) the library's listening socket
  * stays the idle one until the server stops, so nothing waits.  The epoll
  * descriptor is found through /proc/self/fdinfo (the library does not
  * expose it).  `workers`: the server's worker threads.
  */
-static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers,
-                                       BOOL (*close_all)(void *, DWORD, BOOL))
+static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers, int close_conns)
 {
     DIR *dir;
     struct dirent *de;
@@ -182,9 +232,9 @@ static inline int hps_quiesce_listener(hps_ctx *ctx, int listen_fd, int workers,
                 dup2(idle, listen_fd);
             close(idle);
         }
-        if (close_all == NULL)
+        if (!close_conns)
             return found;
-        close_all(ctx->sender, 0, 1);
+        hps_shutdown_all(ctx);
         /* The calling thread is no worker in epoll_wait if it is one of
          * this server's (a component freed inside its own handler). */
         if (hps_workers_back_in_epoll(epfd, workers - (hps_in_callback_of(ctx->sender) ? 1 : 0),
@@ -212,37 +262,6 @@ static inline void hps_conn_set_fd(hps_ctx *ctx, HP_CONNID id, UINT_PTR fd)
     if (rec != NULL)
         rec->fd = (int)fd;
     hps_unlock(ctx);
-}
-
-/*
- * Disconnect by shutting the socket down: 1 done, 0 unknown connection, -1
- * the socket is not known (use the library's Disconnect).
- *
- * HP-Socket 5.2.2's Disconnect closes the socket on another worker; for a
- * connection still inside HandleAccept (on_accept running) that worker
- * closes it before the accepting one adds it to epoll, which then fails and
- * the library calls exit(70).  A shutdown leaves the descriptor open: the
- * library sees the hang-up through epoll and closes the connection the usual
- * way, with OnClose.  The record is only detached in OnClose, which the
- * library calls before it closes the descriptor, so holding ctx->lock with
- * the record attached guarantees the descriptor is still this connection's.
- */
-static inline int hps_disconnect(hps_ctx *ctx, HP_CONNID id, int force)
-{
-    int known, rc;
-    hps_conn *rec;
-    if (!(ctx->ops->caps & HPS_CAP_SOCKET_FD))
-        return -1;
-    hps_lock(ctx);
-    rec = hps_conn_get(ctx, id, 0, &known);
-    if (rec != NULL && rec->fd >= 0) {
-        shutdown(rec->fd, force ? SHUT_RDWR : SHUT_WR);
-        rc = 1;
-    } else {
-        rc = known ? -1 : 0;
-    }
-    hps_unlock(ctx);
-    return rc;
 }
 
 #endif /* HPSOCKET_TCP_H */

@@ -149,8 +149,7 @@ cdef extern from "_thread.h" nogil:
 
 cdef extern from "_tcp.h" nogil:
     void hps_set_nodelay(UINT_PTR fd)
-    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd, int workers,
-                             BOOL (*close_all)(void*, DWORD, BOOL) noexcept nogil)
+    int hps_quiesce_listener(hps_ctx* ctx, int listen_fd, int workers, int close_conns)
     void hps_accept_begin(hps_ctx* ctx)
     void hps_accept_end(hps_ctx* ctx)
     void hps_conn_set_fd(hps_ctx* ctx, HP_CONNID conn_id, UINT_PTR fd)
