@@ -249,9 +249,10 @@ static inline hps_aio_conn *hps_aio_conn_locked(hps_ctx *ctx, HP_CONNID id, int 
     return (hps_aio_conn *)rec->family;
 }
 
-/* Worker, OnReceive: queue the bytes; pause reading past read_high. */
-static inline int hps_aio_received(hps_ctx *ctx, void *sender, HP_CONNID id, const unsigned char *data,
-                                   int len)
+/* Worker: n more bytes of the connection wait in the inbox; past read_high
+ * the socket is paused until the loop has delivered them (hps_aio_consumed).
+ * 0, or -1 if the connection has no state (unknown, or out of memory). */
+static inline int hps_aio_count_queued(hps_ctx *ctx, void *sender, HP_CONNID id, long n)
 {
     hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
     hps_aio_conn *c;
@@ -259,20 +260,26 @@ static inline int hps_aio_received(hps_ctx *ctx, void *sender, HP_CONNID id, con
     hps_lock(ctx);
     c = hps_aio_conn_locked(ctx, id, 1);
     if (c != NULL) {
-        c->queued += len;
+        c->queued += n;
         if (c->queued > fam->read_high && !c->native_paused) {
             c->native_paused = 1;
             pause_now = 1;
         }
     }
     hps_unlock(ctx);
-    if (c == NULL)
-        return -1;
-    if (hps_aio_push(fam->inbox, HPS_AIO_DATA, fam->token, id, data, len, 0, 0) < 0)
-        return -1;
     if (pause_now)
         fam->pause(sender, id, 1);
-    return 0;
+    return c != NULL ? 0 : -1;
+}
+
+/* Worker, OnReceive: queue the bytes. */
+static inline int hps_aio_received(hps_ctx *ctx, void *sender, HP_CONNID id, const unsigned char *data,
+                                   int len)
+{
+    hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
+    if (hps_aio_count_queued(ctx, sender, id, len) < 0)
+        return -1;
+    return hps_aio_push(fam->inbox, HPS_AIO_DATA, fam->token, id, data, len, 0, 0);
 }
 
 /* Worker, OnReceive of the pack model: each whole packet's body is one
@@ -285,7 +292,7 @@ static inline int hps_aio_received_pack(hps_ctx *ctx, void *sender, HP_CONNID id
     hps_aio_fam *fam = (hps_aio_fam *)ctx->family;
     hps_aio_conn *c;
     hps_conn *rec;
-    int known, err, pause_now = 0;
+    int known, err;
     const unsigned char *src, *body;
     uint32_t body_len;
     size_t n, pos = 0;
@@ -321,20 +328,8 @@ static inline int hps_aio_received_pack(hps_ctx *ctx, void *sender, HP_CONNID id
     } else {
         hps_buf_consume(&rec->inbuf, pos);
     }
-    if (queued > 0) {
-        hps_lock(ctx);
-        c = hps_aio_conn_locked(ctx, id, 0);
-        if (c != NULL) {
-            c->queued += queued;
-            if (c->queued > fam->read_high && !c->native_paused) {
-                c->native_paused = 1;
-                pause_now = 1;
-            }
-        }
-        hps_unlock(ctx);
-        if (pause_now)
-            fam->pause(sender, id, 1);
-    }
+    if (queued > 0 && hps_aio_count_queued(ctx, sender, id, queued) < 0)
+        return -ENOMEM;
     return 0;
 }
 

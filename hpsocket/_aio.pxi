@@ -249,7 +249,6 @@ cdef class _AioState:
     cdef unsigned long long token
     cdef dict transports
     cdef object protocol_factory   # server: one protocol per accepted connection
-    cdef object on_open            # server: called with each new transport
     cdef object on_empty           # called when the last connection went
     cdef dict pending              # agent: conn_id -> (future, protocol factory)
 
@@ -270,8 +269,6 @@ cdef class _AioState:
                 _aio_disconnect(self.comp, conn_id)
                 return
             t = self._transport(conn_id, protocol)
-            if self.on_open is not None:
-                self.on_open(t)
             t._made()
             return
         entry = self.pending.pop(conn_id, None)
@@ -437,11 +434,10 @@ cdef class _AioServer(Server):
     def __cinit__(self, *args, **kwargs):
         self._setup(&OPS_AIO_PACK_SERVER if type(self)._AIO_PACK else &OPS_AIO_SERVER)
 
-    def _attach(self, _Inbox inbox, protocol_factory, on_open=None, read_limit=None):
+    def _attach(self, _Inbox inbox, protocol_factory, read_limit=None):
         _aio_bind(self, inbox, read_limit, HP_Server_PauseReceive)
         st = _aio_state(self)
         (<_AioState>st).protocol_factory = protocol_factory
-        (<_AioState>st).on_open = on_open
 
     def stop_listening(self):
         """Accept no more connections; the open ones go on."""
@@ -661,7 +657,6 @@ cdef class AioTransport:
         return 0
 
     cdef void _check_write_limit(self):
-        cdef int rc
         if self._write_paused or self._closing or self._pending() <= self._high:
             return
         self._write_paused = True

@@ -254,7 +254,7 @@ async def create_server(protocol_factory: _Factory, host: Optional[str] = None, 
     read_limit, pack = _split(options)
     native = (_core._AioPackServer if pack else _core._AioServer)(**options)
     inbox = _inbox(loop)
-    native._attach(inbox, protocol_factory, None, read_limit)
+    native._attach(inbox, protocol_factory, read_limit)
     server = Server(loop, native, inbox, ("0.0.0.0" if host is None else host, 0 if port is None else port))
     if start_serving:
         try:

@@ -49,6 +49,17 @@ class Recorder(asyncio.Protocol):
             self.lost.set_result(exc)
 
 
+def collecting(cls=None):
+    """(protocols made so far, a factory that makes and keeps one)."""
+    protos = []
+
+    def factory():
+        protos.append((cls or Recorder)())
+        return protos[-1]
+
+    return protos, factory
+
+
 async def serve(factory, **options):
     server = await hio.create_server(factory, "127.0.0.1", 0, **options)
     return server, server.sockname[1]
@@ -78,13 +89,7 @@ def test_echo_with_a_plain_asyncio_client():
 
 def test_protocol_state_machine_on_peer_close():
     async def main():
-        protos = []
-
-        def factory():
-            p = Recorder()
-            protos.append(p)
-            return p
-
+        protos, factory = collecting()
         server, port = await serve(factory)
         async with server:
             r, w = await asyncio.open_connection("127.0.0.1", port)
@@ -112,8 +117,8 @@ def test_close_sends_everything_written_first():
             transport.write(b"ignored after close")
 
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Sender()) or protos[-1])
+        protos, factory = collecting(Sender)
+        server, port = await serve(factory)
         async with server:
             r, w = await asyncio.open_connection("127.0.0.1", port)
             got = await asyncio.wait_for(r.read(), T)     # to EOF
@@ -126,8 +131,8 @@ def test_close_sends_everything_written_first():
 
 def test_abort_drops_the_connection_at_once():
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Recorder()) or protos[-1])
+        protos, factory = collecting()
+        server, port = await serve(factory)
         async with server:
             r, w = await asyncio.open_connection("127.0.0.1", port)
             await wait_until(lambda: protos, "accept")
@@ -142,8 +147,8 @@ def test_abort_drops_the_connection_at_once():
 
 def test_extra_info():
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Recorder()) or protos[-1])
+        protos, factory = collecting()
+        server, port = await serve(factory)
         async with server:
             r, w = await asyncio.open_connection("127.0.0.1", port)
             await wait_until(lambda: protos, "accept")
@@ -160,8 +165,8 @@ def test_extra_info():
 
 def test_pause_reading_holds_data_and_stops_the_socket():
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Recorder()) or protos[-1])
+        protos, factory = collecting()
+        server, port = await serve(factory)
         async with server:
             c = socket.create_connection(("127.0.0.1", port))
             await wait_until(lambda: protos, "accept")
@@ -231,8 +236,8 @@ def test_read_limit_pauses_a_slow_loop_natively():
             result["sock"] = c
 
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Blocking()) or protos[-1], read_limit=65536)
+        protos, factory = collecting(Blocking)
+        server, port = await serve(factory, read_limit=65536)
         async with server:
             th = threading.Thread(target=peer, args=(port,))
             th.start()
@@ -265,8 +270,8 @@ def test_write_flow_control_pauses_and_resumes_the_protocol():
             events.append(("resume", self.transport.get_write_buffer_size()))
 
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Writer()) or protos[-1])
+        protos, factory = collecting(Writer)
+        server, port = await serve(factory)
         async with server:
             r, w = await asyncio.open_connection("127.0.0.1", port)
             await wait_until(lambda: events, "pause_writing")
@@ -405,8 +410,8 @@ def test_buffered_protocol():
 
 def test_server_object_like_asyncio_server():
     async def main():
-        protos = []
-        server, port = await serve(lambda: protos.append(Recorder()) or protos[-1])
+        protos, factory = collecting()
+        server, port = await serve(factory)
         assert server.is_serving()
         assert server.get_loop() is asyncio.get_running_loop()
         assert server.sockets[0].getsockname() == ("127.0.0.1", port)
@@ -484,8 +489,8 @@ def test_bad_arguments():
             await hio.create_server(Recorder, "127.0.0.1", 0, read_limit="x")
         server, port = await serve(lambda: Recorder())
         async with server:
-            protos = []
-            t, p = await hio.create_connection(lambda: protos.append(Recorder()) or protos[-1],
+            protos, factory = collecting()
+            t, p = await hio.create_connection(factory,
                                                "127.0.0.1", port)
             with pytest.raises(TypeError):
                 t.write("text")
@@ -545,8 +550,8 @@ def test_pack_model_bad_header_closes_only_that_connection():
     import struct
 
     async def main():
-        protos = []
-        server = await hio.create_server(lambda: protos.append(Recorder()) or protos[-1], "127.0.0.1", 0,
+        protos, factory = collecting()
+        server = await hio.create_server(factory, "127.0.0.1", 0,
                                          model="pack", pack_header_flag=0x169, max_pack_size=1000)
         async with server:
             port = server.sockname[1]
