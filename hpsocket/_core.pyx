@@ -59,6 +59,7 @@ include "_ws.pxi"          # WebSocket on the HTTP server
 include "_http_client.pxi" # the HTTP family's clients
 include "_ws_client.pxi"   # WebSocket clients, on the HTTP clients
 include "_aio.pxi"         # hpsocket.aio: events to asyncio event loops
+include "_asgi.pxi"        # hpsocket.asgi: HTTP requests to an asyncio event loop
 
 # Started components, so that an exiting interpreter can stop them first: a
 # component still running during finalization would hang the process.

@@ -56,6 +56,10 @@ typedef struct hps_http_cfg {
     int jobs_closed;
     int queued;               /* jobs in the queue */
     int awake;                /* request threads not waiting for a job */
+    /* Or, for an event loop (hpsocket.asgi): an eventfd written when a job
+     * is queued and no wake-up is pending, and that flag (under job_lock). */
+    int wake_fd;
+    int wake_armed;
     pthread_t sweeper;
     int sweeper_running;
     int sweeper_stop;
@@ -82,7 +86,7 @@ typedef struct hps_http_job {
     unsigned long long seq;
     int keep_alive;
     unsigned int version;
-    int nheaders;
+    int nheaders;             /* -1: not a request, the connection closed */
     struct hps_http_pipe *pipe;   /* a streamed body (the job holds a reference), or NULL */
     size_t head_len, body_len;
     unsigned char data[];     /* head_len bytes of head, then the body */
@@ -1169,6 +1173,20 @@ static inline int hps_http_job_push(hps_http_cfg *cfg, hps_http_job *job)
     else
         cfg->job_head = job;
     cfg->job_tail = job;
+    if (cfg->wake_fd >= 0) {
+        /* An event loop drains the whole queue per wake-up: one eventfd
+         * write per batch, none while a wake-up is pending. */
+        int wake = !cfg->wake_armed;
+        cfg->wake_armed = 1;
+        cfg->queued++;
+        pthread_mutex_unlock(&cfg->job_lock);
+        if (wake) {
+            uint64_t one = 1;
+            ssize_t rc = write(cfg->wake_fd, &one, sizeof(one));
+            (void)rc;     /* EAGAIN: the counter is full, so the loop is woken anyway */
+        }
+        return 1;
+    }
     /* A thread is woken only when the requests waiting outnumber the
      * threads awake: an awake thread takes the next job itself, and every
      * extra thread woken for a handler that holds the GIL only waits for it. */
@@ -1176,6 +1194,44 @@ static inline int hps_http_job_push(hps_http_cfg *cfg, hps_http_job *job)
         pthread_cond_signal(&cfg->job_cond);
     pthread_mutex_unlock(&cfg->job_lock);
     return 1;
+}
+
+/* The event loop took the wake-up (before it drains the queue): the next
+ * job queued writes the eventfd again. */
+static inline void hps_http_wake_ack(hps_http_cfg *cfg)
+{
+    uint64_t n;
+    /* The read first: a write it could swallow after the flag is cleared
+     * would leave the flag set with no wake-up to come. */
+    ssize_t rc = read(cfg->wake_fd, &n, sizeof(n));
+    (void)rc;
+    pthread_mutex_lock(&cfg->job_lock);
+    cfg->wake_armed = 0;
+    pthread_mutex_unlock(&cfg->job_lock);
+}
+
+/* A connection whose requests went to an event loop closed: a job that
+ * says so (nheaders -1), queued after them.  Nothing for a connection that
+ * never had a request, or when no event loop reads the queue. */
+static inline void hps_http_job_closed(hps_ctx *ctx, HP_CONNID id)
+{
+    hps_http_cfg *cfg = (hps_http_cfg *)ctx->family;
+    hps_conn *rec;
+    hps_http_conn *st;
+    hps_http_job *job;
+    int known, had;
+    if (cfg == NULL || cfg->wake_fd < 0)
+        return;
+    hps_lock(ctx);
+    rec = hps_conn_get(ctx, id, 0, &known);
+    st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
+    had = st != NULL && st->next_seq > 0;
+    hps_unlock(ctx);
+    if (!had || (job = (hps_http_job *)calloc(1, sizeof(hps_http_job))) == NULL)
+        return;
+    job->id = id;
+    job->nheaders = -1;
+    hps_http_job_push(cfg, job);
 }
 
 /* The next job, waiting up to timeout_ms; NULL on timeout or once closed. */
@@ -1459,6 +1515,7 @@ static inline hps_http_cfg *hps_http_cfg_new(void)
         pthread_cond_init(&cfg->sweep_cond, NULL);
         pthread_mutex_init(&cfg->job_lock, NULL);
         pthread_cond_init(&cfg->job_cond, NULL);
+        cfg->wake_fd = -1;
     }
     return cfg;
 }

@@ -421,7 +421,9 @@ cdef int _build_head(HttpServer server, Request req, object status, object heade
     if isinstance(headers, dict):
         headers = headers.items()
     for item in headers:
-        if not isinstance(item, tuple) or len(<tuple>item) != 2:
+        if isinstance(item, list) and len(<list>item) == 2:
+            item = tuple(item)      # ASGI's [name, value]
+        elif not isinstance(item, tuple) or len(<tuple>item) != 2:
             raise TypeError(f"headers must be (name, value) pairs, not {item!r}")
         n = _field((<tuple>item)[0], &nl, keep, False)
         v = _field((<tuple>item)[1], &vl, keep, True)
@@ -540,10 +542,11 @@ cdef object _respond(HttpServer server, Request req, object status, object heade
 cdef int _HIGH_WATER = 1 << 20
 
 
-cdef int _submit_piece(HttpServer server, Request req, WSABUF* bufs, int count, int flags) except -2:
-    """One piece of req's response, in order; then, off the workers, wait
-    while the connection's send queue is over _HIGH_WATER.  The result of
-    hps_http_submit."""
+cdef int _submit_piece(HttpServer server, Request req, WSABUF* bufs, int count, int flags,
+                       bint wait) except -2:
+    """One piece of req's response, in order; then, off the workers and if
+    wait, wait while the connection's send queue is over _HIGH_WATER.  The
+    result of hps_http_submit."""
     cdef HP_CONNID conn_id = req.conn_id
     cdef unsigned long long seq = req._seq
     cdef int rc = 0, pending, gate
@@ -554,7 +557,7 @@ cdef int _submit_piece(HttpServer server, Request req, WSABUF* bufs, int count, 
             # Written now, not when the callback returns: the next piece may come
             # from another thread, through the library's queue.
             hps_out_flush_for(server._ctx, server._handle, conn_id)
-            if rc > 0 and not hps_in_callback():
+            if rc > 0 and wait and not hps_in_callback():
                 while server._ctx.ops.get_pending(server._handle, conn_id, &pending) and pending > _HIGH_WATER:
                     usleep(1000)
         hps_gate_leave(server._ctx, gate)
@@ -574,6 +577,7 @@ cdef class ResponseWriter:
     cdef int _framing
     cdef long long _remaining
     cdef bint _send_body, _close, _ended, _broken
+    cdef bint _nowait     # an event loop's: never waits, paces itself (hpsocket.asgi)
 
     def __init__(self):
         raise TypeError("ResponseWriter objects are made by HttpServer.start_response")
@@ -611,9 +615,9 @@ cdef class ResponseWriter:
                 bufs[0].len = <unsigned int>PyBytes_GET_SIZE(size_line)
                 bufs[2].buf = <unsigned char*>b"\r\n"
                 bufs[2].len = 2
-                rc = _submit_piece(self._server, self._req, bufs, 3, 0)
+                rc = _submit_piece(self._server, self._req, bufs, 3, 0, not self._nowait)
             else:
-                rc = _submit_piece(self._server, self._req, bufs, 1, 0)
+                rc = _submit_piece(self._server, self._req, bufs, 1, 0, not self._nowait)
             if rc <= 0:
                 self._broken = True
             return rc > 0
@@ -637,7 +641,7 @@ cdef class ResponseWriter:
             flags |= HPS_HTTP_CLOSE
         buf.buf = <unsigned char*>b"0\r\n\r\n"
         buf.len = 5 if (self._framing == FRAME_CHUNKED and self._send_body) else 0
-        if _submit_piece(self._server, self._req, &buf, 1, flags) <= 0:
+        if _submit_piece(self._server, self._req, &buf, 1, flags, not self._nowait) <= 0:
             self._broken = True
         if self._req.body_stream is not None:
             self._req.body_stream._discard()
@@ -651,7 +655,7 @@ cdef class ResponseWriter:
         self._ended = True
         buf.buf = NULL
         buf.len = 0
-        _submit_piece(self._server, self._req, &buf, 1, HPS_HTTP_END | HPS_HTTP_CLOSE)
+        _submit_piece(self._server, self._req, &buf, 1, HPS_HTTP_END | HPS_HTTP_CLOSE, False)
         if self._req.body_stream is not None:
             self._req.body_stream._discard()
 
@@ -665,7 +669,8 @@ cdef class ResponseWriter:
             self.end()
 
 
-cdef ResponseWriter _start_response(HttpServer server, Request req, object status, object headers):
+cdef ResponseWriter _start_response(HttpServer server, Request req, object status, object headers,
+                                    bint nowait=False):
     cdef ResponseWriter w
     cdef WSABUF buf
     cdef hps_buf head
@@ -684,9 +689,10 @@ cdef ResponseWriter _start_response(HttpServer server, Request req, object statu
         w._remaining = info.declared
         w._send_body = info.send_body
         w._close = info.close
+        w._nowait = nowait
         buf.buf = head.buf + head.head
         buf.len = <unsigned int>hps_buf_len(&head)
-        rc = _submit_piece(server, req, &buf, 1, 0)
+        rc = _submit_piece(server, req, &buf, 1, 0, not nowait)
         w._broken = rc <= 0
     finally:
         hps_buf_free(&head)
@@ -1068,8 +1074,9 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
     st.next_seq += 1
     hps_unlock(ctx)
     cfg = <hps_http_cfg*>ctx.family
-    if cfg.threads > 0:
-        # To hpsocket's request threads: this worker never waits for the GIL.
+    if cfg.threads > 0 or cfg.wake_fd >= 0:
+        # To hpsocket's request threads or an event loop (hpsocket.asgi):
+        # this worker never waits for the GIL.
         job = hps_http_job_make(st, conn_id, seq, keep_alive)
         if job == NULL or not hps_http_job_push(cfg, job):
             _http_refuse(ctx, sender, conn_id, st, 503)
@@ -1105,6 +1112,15 @@ cdef En_HP_HttpParseResult _http_on_parse_error(void* sender, HP_CONNID conn_id,
     return HPR_OK
 
 
+cdef En_HP_HandleResult _http_on_close(void* sender, HP_CONNID conn_id, En_HP_SocketOperation op, int error) noexcept nogil:
+    """OnClose: an event loop reading the request queue learns of it there,
+    after the connection's requests; then the shared one."""
+    cdef hps_ctx* ctx = hps_lookup(sender)
+    if ctx != NULL and ctx.family != NULL:
+        hps_http_job_closed(ctx, conn_id)
+    return _on_close(sender, conn_id, op, error)
+
+
 cdef void _http_register(void* listener, int role, int model, unsigned int mask, bint no_delay) noexcept nogil:
     HP_Set_FN_HttpServer_OnPrepareListen(listener, _on_prepare_listen)
     HP_Set_FN_HttpServer_OnAccept(listener, _on_accept)
@@ -1112,7 +1128,7 @@ cdef void _http_register(void* listener, int role, int model, unsigned int mask,
         HP_Set_FN_HttpServer_OnHandShake(listener, _on_handshake)
     if mask & EV_SEND:
         HP_Set_FN_HttpServer_OnSend(listener, _on_send)
-    HP_Set_FN_HttpServer_OnClose(listener, _on_close)
+    HP_Set_FN_HttpServer_OnClose(listener, _http_on_close)
     if mask & EV_SHUTDOWN:
         HP_Set_FN_HttpServer_OnShutdown(listener, _on_shutdown)
     # Every parser event, OnUpgrade included: unregistered, the library
@@ -1283,6 +1299,7 @@ cdef class HttpServer(Server):
         """Listen on host:port (port 0: any free port; see listen_address)."""
         cdef hps_http_cfg* cfg = self._cfg()
         self._join_request_threads()
+        hps_http_jobs_drop(cfg)      # of an earlier run: their connections are gone
         hps_http_jobs_open(cfg)
         Server.start(self, host, port)
         if hps_http_sweeper_start(self._ctx) != 0:

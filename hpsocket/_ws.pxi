@@ -300,7 +300,7 @@ cdef En_HP_HandleResult _ws_on_tcp_close(void* sender, HP_CONNID conn_id, En_HP_
     """OnClose of a server whose class handles on_ws_close: a WebSocket that
     ends without a Close frame reports 1006 first."""
     _ws_closed(sender, conn_id)
-    return _on_close(sender, conn_id, op, error)
+    return _http_on_close(sender, conn_id, op, error)
 
 
 cdef void _ws_register(void* listener, unsigned int mask) noexcept nogil:

@@ -19,8 +19,6 @@ otherwise it is streamed, chunked (to HTTP/1.0 clients: until the close).
 is answered with 500; after it started, the connection is closed.
 """
 
-import argparse
-import importlib
 import io
 import os
 import signal
@@ -30,6 +28,7 @@ import threading
 from urllib.parse import unquote_to_bytes
 
 from hpsocket._core import HttpServer
+from hpsocket._serve_cli import http_options, load_app, server_parser
 
 __all__ = ["FileWrapper", "WSGIServer", "make_environ", "serve", "main"]
 
@@ -294,33 +293,12 @@ def serve(app, host="127.0.0.1", port=8000, threads=8, **options):
         server.stop()
 
 
-def _load(spec):
-    module, _, attr = spec.partition(":")
-    if not module:
-        raise SystemExit(f"expected module:app, not {spec!r}")
-    sys.path.insert(0, os.getcwd())
-    obj = importlib.import_module(module)
-    for part in (attr or "application").split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hpsocket.wsgi",
-                                     description="Serve a WSGI application with hpsocket.")
-    parser.add_argument("app", help="module:attribute of the WSGI application")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser = server_parser("WSGI")
     parser.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
-    parser.add_argument("--max-body-size", type=int, default=None)
-    parser.add_argument("--keep-alive-timeout", type=float, default=None)
     args = parser.parse_args(argv)
-    options = {}
-    if args.max_body_size is not None:
-        options["max_body_size"] = args.max_body_size
-    if args.keep_alive_timeout is not None:
-        options["keep_alive_timeout"] = args.keep_alive_timeout
-    serve(_load(args.app), args.host, args.port, threads=args.threads, **options)
+    serve(load_app(args.app, "application"), args.host, args.port, threads=args.threads,
+          **http_options(args))
 
 
 if __name__ == "__main__":

@@ -229,6 +229,7 @@ cdef extern from "_http.h" nogil:
         unsigned int ws_idle_ms
         int threads
         int jobs_closed
+        int wake_fd
 
     ctypedef struct hps_http_pipe:
         pass
@@ -295,6 +296,9 @@ cdef extern from "_http.h" nogil:
     void hps_http_thread_count(hps_http_cfg* cfg, int delta)
     void hps_http_jobs_open(hps_http_cfg* cfg)
     void hps_http_jobs_close(hps_http_cfg* cfg)
+    void hps_http_jobs_drop(hps_http_cfg* cfg)
+    void hps_http_wake_ack(hps_http_cfg* cfg)
+    void hps_http_job_closed(hps_ctx* ctx, HP_CONNID conn_id)
     hps_http_pipe* hps_http_pipe_new(void* sender, HP_CONNID conn_id)
     void hps_http_pipe_release(hps_http_pipe* p)
     void hps_http_pipe_end(hps_http_pipe* p, int error)
