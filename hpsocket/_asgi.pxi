@@ -40,12 +40,21 @@ def _asgi_detach(HttpServer server not None):
         cfg.wake_fd = -1
 
 
+# Kinds of the events _asgi_take gives besides requests, as
+# (kind, conn_id, payload, code) tuples.
+ASGI_CLOSED = HPS_JOB_CLOSED            # payload None
+ASGI_UPGRADE = HPS_JOB_UPGRADE          # payload: the Request (receive paused)
+ASGI_WS_MESSAGE = HPS_JOB_WS_MESSAGE    # payload: str or bytes; code: its size in bytes
+ASGI_WS_CLOSE = HPS_JOB_WS_CLOSE        # payload: the reason (str); code: the close code
+
+
 def _asgi_take(HttpServer server not None):
-    """Everything queued, in arrival order: Request objects, and the ids
-    (int) of connections that closed after their requests."""
+    """Everything queued, in arrival order: Request objects, and the other
+    events as (kind, conn_id, payload, code) tuples (ASGI_*)."""
     cdef hps_http_cfg* cfg = server._cfg()
     cdef hps_http_job* job
     cdef list out = []
+    cdef const char* data
     if cfg.wake_fd < 0:
         return out
     hps_http_wake_ack(cfg)
@@ -54,14 +63,65 @@ def _asgi_take(HttpServer server not None):
         if job == NULL:
             return out
         try:
-            if job.nheaders < 0:
-                out.append(job.id)
+            data = <const char*>job.data
+            if job.kind == HPS_JOB_REQUEST or job.kind == HPS_JOB_UPGRADE:
+                req = _make_request(server, job.id, data, job.nheaders, job.data + job.head_len,
+                                    job.body_len, job.version, job.seq, job.keep_alive)
+                out.append(req if job.kind == HPS_JOB_REQUEST else (ASGI_UPGRADE, job.id, req, 0))
+            elif job.kind == HPS_JOB_WS_MESSAGE:
+                # Text was checked as UTF-8 on the worker.
+                out.append((ASGI_WS_MESSAGE, job.id,
+                            PyUnicode_DecodeUTF8(data, job.body_len, NULL) if job.code == HPS_WS_TEXT
+                            else PyBytes_FromStringAndSize(data, job.body_len), job.body_len))
+            elif job.kind == HPS_JOB_WS_CLOSE:
+                out.append((ASGI_WS_CLOSE, job.id, PyUnicode_DecodeUTF8(data, job.body_len, "replace"),
+                            job.code))
             else:
-                out.append(_make_request(server, job.id, <const char*>job.data, job.nheaders,
-                                         job.data + job.head_len, job.body_len, job.version,
-                                         job.seq, job.keep_alive))
+                out.append((ASGI_CLOSED, job.id, None, 0))
         finally:
             free(job)
+
+
+def _asgi_ws_taken(HttpServer server not None, conn_id, size_t n):
+    """The app took a message of n bytes: reading resumes once little waits."""
+    cdef HP_CONNID cid = conn_id
+    cdef int gate = hps_gate_enter(server._ctx)
+    if gate:
+        hps_ws_loop_taken(server._ctx, server._handle, cid, n)
+    hps_gate_leave(server._ctx, gate)
+
+
+def _asgi_ws_refusal(Request req not None):
+    """(status, headers) if req is not a valid WebSocket opening handshake,
+    else None."""
+    return _ws_refusal(req)
+
+
+def _asgi_ws_accept(HttpServer server not None, Request req not None, protocol, headers):
+    """Accept the upgrade request req (checked by _asgi_ws_refusal): the
+    101, then frames are read.  False if the connection is gone."""
+    cdef bytes head
+    cdef WSABUF buf
+    cdef HP_CONNID cid = req.conn_id
+    cdef unsigned long long seq = req._seq
+    cdef int rc = 0, gate
+    cdef unsigned long long max_message = server._cfg().ws_max_message
+    if req._responded:
+        raise RuntimeError(f"{req!r} was already answered")
+    if protocol is not None and protocol not in _ws_tokens(req, "Sec-WebSocket-Protocol"):
+        raise ValueError(f"the subprotocol {protocol!r} was not offered by the client")
+    head = _ws_101(server, req, protocol, headers)
+    req._responded = True
+    buf.buf = <unsigned char*>PyBytes_AS_STRING(head)
+    buf.len = <unsigned int>PyBytes_GET_SIZE(head)
+    with nogil:
+        gate = hps_gate_enter(server._ctx)
+        if gate and hps_ws_attach_loop(server._ctx, server._handle, cid, seq, max_message) == 0:
+            rc = hps_http_submit(server._ctx, server._handle, cid, seq, &buf, 1, 0)
+            if rc > 0:
+                HP_Server_PauseReceive(server._handle, cid, 0)
+        hps_gate_leave(server._ctx, gate)
+    return rc > 0
 
 
 def _asgi_headers(Request req not None):

@@ -80,13 +80,25 @@ typedef struct hps_http_parked {
 
 /* A whole request handed to hpsocket's request threads (threads > 0):
  * head ("method\0target\0" then name\0value\0 pairs) and body, copied. */
+/* What a job carries: requests for request threads or an event loop; the
+ * rest only for an event loop (hpsocket.asgi). */
+enum {
+    HPS_JOB_REQUEST = 0,      /* a whole request */
+    HPS_JOB_CLOSED,           /* the connection closed, after its requests */
+    HPS_JOB_UPGRADE,          /* a WebSocket upgrade request, receive paused */
+    HPS_JOB_WS_MESSAGE,       /* a whole message: code is its opcode */
+    HPS_JOB_WS_CLOSE          /* the WebSocket ended: code, reason as the body */
+};
+
 typedef struct hps_http_job {
     struct hps_http_job *next;
+    int kind;                 /* HPS_JOB_* */
+    int code;
     HP_CONNID id;
     unsigned long long seq;
     int keep_alive;
     unsigned int version;
-    int nheaders;             /* -1: not a request, the connection closed */
+    int nheaders;
     struct hps_http_pipe *pipe;   /* a streamed body (the job holds a reference), or NULL */
     size_t head_len, body_len;
     unsigned char data[];     /* head_len bytes of head, then the body */
@@ -277,6 +289,11 @@ typedef struct hps_http_conn {
      * may follow it). */
     hps_ws *ws;
     int ws_closing;
+    /* Messages queued for an event loop and not yet taken by the app
+     * (bytes, plus HPS_LOOP_WS_COST each), and whether that paused
+     * receiving; under ctx->lock. */
+    size_t loop_queued;
+    int loop_paused;
 } hps_http_conn;
 
 static inline unsigned long long hps_now_ms(void)
@@ -1091,16 +1108,25 @@ static inline void hps_ws_ponged(hps_ws *ws)
     __atomic_store_n(&ws->ping_sent_ms, 0ull, __ATOMIC_RELAXED);
 }
 
+/* A server's WebSocket state for the upgrade request seq, just opened. */
+static inline hps_ws *hps_ws_fresh(unsigned long long seq, unsigned long long max_message)
+{
+    hps_ws *ws = hps_ws_new(1, seq, max_message);
+    if (ws != NULL) {
+        hps_ws_seen(ws);
+        hps_ws_message_seen(ws);
+    }
+    return ws;
+}
+
 /* Make an accepted upgrade's connection a WebSocket (worker, before the
  * 101 is submitted): 0, or -1 out of memory. */
 static inline int hps_ws_attach(hps_ctx *ctx, hps_http_conn *st, unsigned long long seq,
                                 unsigned long long max_message)
 {
-    hps_ws *ws = hps_ws_new(1, seq, max_message);
+    hps_ws *ws = hps_ws_fresh(seq, max_message);
     if (ws == NULL)
         return -1;
-    hps_ws_seen(ws);
-    hps_ws_message_seen(ws);
     hps_lock(ctx);
     st->ws = ws;
     st->batched = 0;
@@ -1142,6 +1168,8 @@ static inline hps_http_job *hps_http_job_make(hps_http_conn *st, HP_CONNID id,
     if (job == NULL)
         return NULL;
     job->next = NULL;
+    job->kind = HPS_JOB_REQUEST;
+    job->code = 0;
     job->id = id;
     job->seq = seq;
     job->keep_alive = keep_alive;
@@ -1210,6 +1238,22 @@ static inline void hps_http_wake_ack(hps_http_cfg *cfg)
     pthread_mutex_unlock(&cfg->job_lock);
 }
 
+/* A job that is not a request: kind, code and n bytes of data (copied). */
+static inline int hps_http_job_event(hps_http_cfg *cfg, int kind, HP_CONNID id, int code,
+                                     const unsigned char *data, size_t n)
+{
+    hps_http_job *job = (hps_http_job *)calloc(1, sizeof(hps_http_job) + n);
+    if (job == NULL)
+        return 0;
+    job->kind = kind;
+    job->code = code;
+    job->id = id;
+    job->body_len = n;
+    if (n)
+        memcpy(job->data, data, n);
+    return hps_http_job_push(cfg, job);
+}
+
 /* A connection whose requests went to an event loop closed: a job that
  * says so (nheaders -1), queued after them.  Nothing for a connection that
  * never had a request, or when no event loop reads the queue. */
@@ -1227,12 +1271,89 @@ static inline void hps_http_job_closed(hps_ctx *ctx, HP_CONNID id)
     st = rec != NULL ? (hps_http_conn *)rec->family : NULL;
     had = st != NULL && st->next_seq > 0;
     hps_unlock(ctx);
-    if (!had || (job = (hps_http_job *)calloc(1, sizeof(hps_http_job))) == NULL)
-        return;
-    job->id = id;
-    job->nheaders = -1;
-    hps_http_job_push(cfg, job);
+    if (had)
+        hps_http_job_event(cfg, HPS_JOB_CLOSED, id, 0, NULL, 0);
 }
+
+/*
+ * WebSocket messages for an event loop: a connection stops being read while
+ * more than HPS_LOOP_WS_HIGH waits for the app, and goes on below
+ * HPS_LOOP_WS_LOW.  Each message counts HPS_LOOP_WS_COST more than its
+ * bytes, so that a flood of empty ones is bounded too.
+ */
+#define HPS_LOOP_WS_HIGH (1u << 20)
+#define HPS_LOOP_WS_LOW (256u << 10)
+#define HPS_LOOP_WS_COST 64u
+
+/* The connection's HTTP state, for a thread that is not one of its
+ * callbacks: only while ctx->lock is held. */
+static inline hps_http_conn *hps_http_state_locked(hps_ctx *ctx, HP_CONNID id)
+{
+    int known;
+    hps_conn *rec = hps_conn_get(ctx, id, 0, &known);
+    return rec != NULL ? (hps_http_conn *)rec->family : NULL;
+}
+
+/* Worker: a whole message to the event loop (0 if out of memory). */
+static inline int hps_ws_to_loop(hps_ctx *ctx, void *sender, HP_CONNID id, int opcode,
+                                 const unsigned char *p, size_t n)
+{
+    hps_http_conn *st;
+    if (!hps_http_job_event((hps_http_cfg *)ctx->family, HPS_JOB_WS_MESSAGE, id, opcode, p, n))
+        return 0;
+    hps_lock(ctx);
+    st = hps_http_state_locked(ctx, id);
+    if (st != NULL) {
+        st->loop_queued += n + HPS_LOOP_WS_COST;
+        if (st->loop_queued > HPS_LOOP_WS_HIGH && !st->loop_paused) {
+            st->loop_paused = 1;
+            HP_Server_PauseReceive(sender, id, 1);
+        }
+    }
+    hps_unlock(ctx);
+    return 1;
+}
+
+/* Event loop: the app took a message of n bytes. */
+static inline void hps_ws_loop_taken(hps_ctx *ctx, void *sender, HP_CONNID id, size_t n)
+{
+    hps_http_conn *st;
+    hps_lock(ctx);
+    st = hps_http_state_locked(ctx, id);
+    if (st != NULL) {
+        n += HPS_LOOP_WS_COST;
+        st->loop_queued = st->loop_queued > n ? st->loop_queued - n : 0;
+        if (st->loop_paused && st->loop_queued <= HPS_LOOP_WS_LOW) {
+            st->loop_paused = 0;
+            HP_Server_PauseReceive(sender, id, 0);
+        }
+    }
+    hps_unlock(ctx);
+}
+
+/* Event loop: the app accepted a WebSocket whose upgrade request is id's
+ * request seq: its state, then reading again (receive was paused when the
+ * request was queued).  0, or -1 if the connection is gone or out of memory. */
+static inline int hps_ws_attach_loop(hps_ctx *ctx, void *sender, HP_CONNID id,
+                                     unsigned long long seq, unsigned long long max_message)
+{
+    hps_http_conn *st;
+    hps_ws *ws = hps_ws_fresh(seq, max_message);
+    if (ws == NULL)
+        return -1;
+    hps_lock(ctx);
+    st = hps_http_state_locked(ctx, id);
+    if (st == NULL || st->ws != NULL || st->dead) {
+        hps_unlock(ctx);
+        hps_ws_free(ws);
+        return -1;
+    }
+    st->ws = ws;
+    st->batched = 0;
+    hps_unlock(ctx);
+    return 0;
+}
+
 
 /* The next job, waiting up to timeout_ms; NULL on timeout or once closed. */
 static inline hps_http_job *hps_http_job_pop(hps_http_cfg *cfg, int timeout_ms)

@@ -1055,6 +1055,18 @@ cdef En_HP_HttpParseResult _http_on_message_complete(void* sender, HP_CONNID con
         seq = st.next_seq
         st.next_seq += 1
         hps_unlock(ctx)
+        cfg = <hps_http_cfg*>ctx.family
+        if cfg.wake_fd >= 0:
+            # An event loop's app decides, later: nothing is read meanwhile
+            # (the client waits for the answer before it sends frames).
+            HP_Server_PauseReceive(sender, conn_id, 1)
+            job = hps_http_job_make(st, conn_id, seq, 0)
+            if job != NULL:
+                job.kind = HPS_JOB_UPGRADE
+            if job == NULL or not hps_http_job_push(cfg, job):
+                _http_refuse(ctx, sender, conn_id, st, 503)
+            hps_http_reset(st)
+            return HPR_OK
         saved = hps_conn_call_begin(sender, conn_id)
         with gil:
             try:

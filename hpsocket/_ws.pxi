@@ -68,6 +68,30 @@ cdef int _ws_refuse(HttpServer self, hps_http_conn* st, Request req, int status,
     return 0
 
 
+cdef bytes _ws_101(HttpServer self, Request req, object protocol, object headers):
+    """The 101 accepting req (already checked), with the subprotocol chosen
+    (or None) and extra (name, value) headers."""
+    cdef list lines = [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       b"Sec-WebSocket-Accept: "
+                       + _ws_accept_key(req.headers.get("Sec-WebSocket-Key").strip()).encode() + b"\r\n"]
+    if protocol is not None:
+        lines.append(b"Sec-WebSocket-Protocol: " + _header_bytes(protocol, "value") + b"\r\n")
+    for item in headers:
+        name = _header_bytes(item[0], "name")
+        value = _header_bytes(item[1], "value")
+        if not hps_http_token(<const unsigned char*>PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)):
+            raise ValueError(f"invalid header name {item[0]!r}")
+        if not hps_http_value_ok(<const unsigned char*>PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)):
+            raise ValueError(f"header value of {item[0]!r} contains CR, LF or NUL")
+        if name.lower() in (b"upgrade", b"connection", b"sec-websocket-accept", b"sec-websocket-protocol"):
+            raise ValueError(f"the {item[0]!r} header of a 101 is hpsocket's to set")
+        lines.append(name + b": " + value + b"\r\n")
+    if self._server_line is not None:
+        lines.append(self._server_line)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
 cdef int _ev_websocket(HttpServer self, HP_CONNID conn_id, hps_http_conn* st,
                        unsigned long long seq) except -1:
     """A WebSocket upgrade request (worker thread, GIL held): check it, ask
@@ -98,14 +122,7 @@ cdef int _ev_websocket(HttpServer self, HP_CONNID conn_id, hps_http_conn* st,
         return _ws_refuse(self, st, req, 403, ())
     if req._responded:
         raise RuntimeError("on_websocket accepted a request it had answered")
-    head = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + _ws_accept_key(req.headers.get("Sec-WebSocket-Key").strip()).encode()
-            + b"\r\n")
-    if protocol is not None:
-        head += b"Sec-WebSocket-Protocol: " + _header_bytes(protocol, "value") + b"\r\n"
-    if self._server_line is not None:
-        head += self._server_line
-    head += b"\r\n"
+    head = _ws_101(self, req, protocol, ())
     if hps_ws_attach(self._ctx, st, seq, self._cfg().ws_max_message) < 0:
         return _ws_refuse(self, st, req, 503, ())
     req._responded = True
@@ -162,6 +179,9 @@ cdef void _ws_report(hps_ctx* ctx, void* sender, HP_CONNID conn_id, hps_ws* ws, 
     if ws.reported:
         return
     ws.reported = 1
+    if ctx.role == ROLE_SERVER and (<hps_http_cfg*>ctx.family).wake_fd >= 0:
+        hps_http_job_event(<hps_http_cfg*>ctx.family, HPS_JOB_WS_CLOSE, conn_id, code, reason, reason_len)
+        return
     if _handled(sender, EV_WS_CLOSE) == NULL:
         return
     saved = hps_conn_call_begin(sender, conn_id)
@@ -233,7 +253,12 @@ cdef En_HP_HandleResult _ws_on_complete(void* sender, HP_CONNID conn_id) noexcep
         return HR_OK
     what = hps_ws_frame_end(ws)
     if what == HPS_WS_MESSAGE:
-        if _handled(sender, EV_WS_MESSAGE) != NULL:
+        if ctx.role == ROLE_SERVER and (<hps_http_cfg*>ctx.family).wake_fd >= 0:
+            # To an event loop's app, without the GIL; out of memory, the
+            # peer is told (1011) as when a handler fails.
+            if not hps_ws_to_loop(ctx, sender, conn_id, ws.msg_opcode, hps_buf_data(&ws.msg), hps_buf_len(&ws.msg)):
+                _ws_close_frame(ctx, sender, conn_id, HPS_WS_INTERNAL_ERROR, NULL, 0, 0)
+        elif _handled(sender, EV_WS_MESSAGE) != NULL:
             saved = hps_conn_call_begin(sender, conn_id)
             with gil:
                 _ev_ws_message(<Component><object>ctx.owner, conn_id, ws)

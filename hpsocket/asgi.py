@@ -31,19 +31,22 @@ import logging
 import signal
 import time
 import traceback
+from collections import deque
 from urllib.parse import unquote
 
-from hpsocket._core import (HttpServer, _asgi_attach, _asgi_detach, _asgi_headers,
-                            _asgi_start_response, _asgi_take)
+from hpsocket._core import (ASGI_UPGRADE, ASGI_WS_CLOSE, ASGI_WS_MESSAGE, HttpServer, _asgi_attach,
+                            _asgi_detach, _asgi_headers, _asgi_start_response, _asgi_take,
+                            _asgi_ws_accept, _asgi_ws_refusal, _asgi_ws_taken)
 from hpsocket._serve_cli import http_options, load_app, server_parser
 
-__all__ = ["Server", "serve", "serve_async", "main"]
+__all__ = ["ClientDisconnected", "Server", "serve", "serve_async", "main"]
 
 logger = logging.getLogger("hpsocket.asgi")
 access_logger = logging.getLogger("hpsocket.asgi.access")
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _EXTENSIONS = {"http.response.pathsend": {}}
+_WS_EXTENSIONS = {"websocket.http.response": {}}
 _RECEIVE_DISCONNECT = {"type": "http.disconnect"}
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
 
@@ -54,18 +57,32 @@ def _traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
 
 
+class ClientDisconnected(OSError):
+    """A WebSocket message was sent after the connection closed."""
+
+
 class _Engine(HttpServer):
-    """The HttpServer underneath: no Python handler runs on its workers."""
+    """The HttpServer underneath: no Python handler runs on its workers.
+    The WebSocket events are overridden only so that they are enabled: in
+    this mode they go to the event loop's queue instead."""
+
+    def on_websocket(self, request):
+        return False
+
+    def on_ws_close(self, conn_id, code, reason):
+        pass
 
 
 class _Conn:
-    """A connection with requests in the app: its address and live cycles."""
+    """A connection with requests in the app: its address, live cycles and
+    WebSocket session."""
 
-    __slots__ = ("client", "cycles")
+    __slots__ = ("client", "cycles", "ws")
 
     def __init__(self, client):
         self.client = client
         self.cycles = []
+        self.ws = None
 
 
 class _Cycle:
@@ -163,6 +180,128 @@ class _Cycle:
             waiter.set_result(None)
 
 
+_CONNECTING, _OPEN, _CLOSING, _DONE = range(4)
+
+
+class _WebSocket:
+    """One WebSocket session: the app's receive and send."""
+
+    __slots__ = ("server", "request", "conn", "scope", "state", "inbox", "waiter", "connected",
+                 "peer_gone", "denial")
+
+    def __init__(self, server, request, conn, scope):
+        self.server = server
+        self.request = request
+        self.conn = conn
+        self.scope = scope
+        self.state = _CONNECTING
+        self.inbox = deque()
+        self.waiter = None
+        self.connected = False     # websocket.connect was received
+        self.peer_gone = None      # the disconnect message, once the peer is gone
+        self.denial = None         # [status, headers, body parts] of a denial response
+
+    # events from the drain
+    def message(self, payload, size):
+        self.inbox.append((payload, size))
+        self._wake()
+
+    def gone(self, code=1006, reason=""):
+        if self.peer_gone is None:
+            self.peer_gone = {"type": "websocket.disconnect", "code": code, "reason": reason}
+            if self.state != _CONNECTING:
+                self.state = _DONE
+            self._wake()
+
+    def _wake(self):
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self):
+        if not self.connected:
+            self.connected = True
+            return {"type": "websocket.connect"}
+        while not self.inbox:
+            if self.peer_gone is not None:
+                return self.peer_gone
+            self.waiter = self.server._loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        payload, size = self.inbox.popleft()
+        _asgi_ws_taken(self.server._engine, self.request.conn_id, size)
+        if type(payload) is str:
+            return {"type": "websocket.receive", "text": payload}
+        return {"type": "websocket.receive", "bytes": payload}
+
+    async def send(self, message):
+        kind = message["type"]
+        engine = self.server._engine
+        if kind == "websocket.send":
+            if self.state != _OPEN:
+                if self.state == _CONNECTING:
+                    raise RuntimeError("websocket.send before websocket.accept")
+                raise ClientDisconnected("the WebSocket is closed")
+            text = message.get("text")
+            data = text if text is not None else message.get("bytes")
+            if data is None:
+                raise ValueError("websocket.send needs text or bytes")
+            if not engine.ws_send(self.request.conn_id, data):
+                raise ClientDisconnected("the WebSocket is closed")
+        elif kind == "websocket.accept":
+            if self.state != _CONNECTING or self.denial is not None:
+                raise RuntimeError("websocket.accept after the handshake was answered")
+            if self.peer_gone is not None:
+                raise ClientDisconnected("the client went away before the accept")
+            self.state = _OPEN
+            if not _asgi_ws_accept(engine, self.request, message.get("subprotocol"),
+                                   message.get("headers", ())):
+                self.gone()
+        elif kind == "websocket.close":
+            if self.state == _CONNECTING and self.denial is None:
+                self.state = _DONE
+                self._deny(403, [], b"")
+            elif self.state == _OPEN:
+                self.state = _CLOSING
+                engine.ws_close(self.request.conn_id, message.get("code", 1000), message.get("reason") or "")
+            elif self.state == _DONE and self.peer_gone is not None:
+                return      # the peer closed first: nothing to answer
+            else:
+                raise RuntimeError("websocket.close after the WebSocket was closed")
+        elif kind == "websocket.http.response.start":
+            if self.state != _CONNECTING or self.denial is not None:
+                raise RuntimeError("a denial response only before websocket.accept")
+            self.denial = [message["status"], message.get("headers", ()), []]
+        elif kind == "websocket.http.response.body":
+            if self.denial is None or self.state != _CONNECTING:
+                raise RuntimeError("websocket.http.response.body without its start")
+            self.denial[2].append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.state = _DONE
+                self._deny(self.denial[0], self.denial[1], b"".join(self.denial[2]))
+        else:
+            raise ValueError(f"unexpected ASGI message {kind!r} in a websocket scope")
+
+    def _deny(self, status, headers, body):
+        self.server._engine.respond(self.request, status, headers, body)
+
+    def ended(self, failed):
+        """The app returned (or failed): what it left open is closed."""
+        engine = self.server._engine
+        try:
+            if self.state == _CONNECTING:
+                self.state = _DONE
+                if not self.request.responded:
+                    self._deny(500 if failed else 403, [], b"")
+            elif self.state == _OPEN:
+                self.state = _DONE
+                engine.ws_close(self.request.conn_id, 1011 if failed else 1000, "")
+        except Exception as exc:       # the connection is gone
+            logger.debug("could not close a WebSocket: %r", exc)
+
+
 class Server:
     """An ASGI 3 application served over HttpServer from the running
     asyncio loop (the default loop or uvloop).
@@ -252,6 +391,11 @@ class Server:
             return
         self._closing = True
         timeout = self.graceful_timeout if timeout is None else timeout
+        for conn in self._conns.values():
+            ws = conn.ws
+            if ws is not None and ws.state == _OPEN:
+                ws.state = _CLOSING          # 1012: the service restarts
+                self._engine.ws_close(ws.request.conn_id, 1012, "server shutting down")
         if self._tasks:
             done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
@@ -285,11 +429,28 @@ class Server:
         """The eventfd fired: start everything queued."""
         conns = self._conns
         for item in _asgi_take(self._engine):
-            if type(item) is int:
-                conn = conns.pop(item, None)
-                if conn is not None:
-                    for cycle in conn.cycles:
-                        cycle.gone()
+            if type(item) is tuple:
+                kind, conn_id, payload, code = item
+                conn = conns.get(conn_id)
+                if kind == ASGI_WS_MESSAGE:
+                    if conn is not None and conn.ws is not None:
+                        conn.ws.message(payload, code)
+                    else:
+                        _asgi_ws_taken(self._engine, conn_id, code)
+                elif kind == ASGI_WS_CLOSE:
+                    if conn is not None and conn.ws is not None:
+                        conn.ws.gone(code, payload)
+                elif kind == ASGI_UPGRADE:
+                    if conn is None:
+                        conn = conns[conn_id] = _Conn(payload.remote_address)
+                    self._begin_websocket(payload, conn)
+                else:
+                    conn = conns.pop(conn_id, None)
+                    if conn is not None:
+                        for cycle in conn.cycles:
+                            cycle.gone()
+                        if conn.ws is not None:
+                            conn.ws.gone()
                 continue
             conn = conns.get(item.conn_id)
             if conn is None:
@@ -298,6 +459,61 @@ class Server:
                 self._engine.respond(item, 503, _TEXT, b"Service Unavailable\n")
                 continue
             self._begin(item, conn)
+
+    def _begin_websocket(self, request, conn):
+        refusal = _asgi_ws_refusal(request)
+        if refusal is not None or self._closing:
+            status, headers = refusal or (503, ())
+            self._engine.respond(request, status, list(headers) + _TEXT, b"")
+            return
+        scope = self._scope(request, conn, "websocket", "ws" if self.url_scheme == "http" else "wss")
+        scope["extensions"] = _WS_EXTENSIONS
+        protocols = []
+        for name, value in scope["headers"]:
+            if name == b"sec-websocket-protocol":
+                protocols += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
+        scope["subprotocols"] = protocols
+        ws = conn.ws = _WebSocket(self, request, conn, scope)
+        task = self._loop.create_task(self._run_websocket(ws))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_websocket(self, ws):
+        failed = False
+        try:
+            await self.app(ws.scope, ws.receive, ws.send)
+        except BaseException as exc:
+            failed = True
+            if not isinstance(exc, (asyncio.CancelledError, ClientDisconnected)):
+                logger.error("Exception in ASGI application\n%s", _traceback(exc))
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            ws.ended(failed)
+            if ws.conn.ws is ws:
+                ws.conn.ws = None
+
+    def _scope(self, request, conn, kind, scheme):
+        target = request.target
+        path, sep, query = target.partition("?")
+        if "#" in path:
+            path = path.partition("#")[0]
+        scope = {
+            "type": kind,
+            "asgi": _ASGI,
+            "http_version": request.version,
+            "scheme": scheme,
+            "path": unquote(path) if "%" in path else path,
+            "raw_path": path.encode("latin-1"),
+            "query_string": query.partition("#")[0].encode("latin-1") if sep else b"",
+            "root_path": self.root_path,
+            "headers": _asgi_headers(request),
+            "client": conn.client,
+            "server": self._server_addr,
+        }
+        if self._state:
+            scope["state"] = self._state.copy()
+        return scope
 
     def _begin(self, request, conn):
         target = request.target

@@ -8,12 +8,12 @@ import os
 import tempfile
 import threading
 
-from fastapi import BackgroundTasks, FastAPI
+from fastapi import BackgroundTasks, FastAPI, WebSocket as FastAPIWebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 # A file for FileResponse: 256 KiB of a known pattern.
 FILE_DATA = bytes(range(256)) * 1024
@@ -94,7 +94,45 @@ async def slow(request):
     return PlainTextResponse("slow done")
 
 
+# What the WebSocket endpoints saw of the client's close: (code, reason).
+ws_closes = []
+ws_closed = threading.Event()
+
+
+async def ws_echo(websocket):
+    offered = websocket.scope.get("subprotocols", [])
+    await websocket.accept(subprotocol=offered[0] if offered else None)
+    while True:
+        msg = await websocket.receive()
+        if msg["type"] == "websocket.disconnect":
+            ws_closes.append((msg.get("code"), msg.get("reason", "")))
+            ws_closed.set()
+            return
+        if msg.get("text") is not None:
+            await websocket.send_text(msg["text"])
+        else:
+            await websocket.send_bytes(msg["bytes"])
+
+
+async def ws_deny(websocket):
+    await websocket.close(code=1008)
+
+
+async def ws_denial_response(websocket):
+    await websocket.send_denial_response(PlainTextResponse("members only", status_code=401))
+
+
+async def ws_goodbye(websocket):
+    await websocket.accept()
+    await websocket.send_text("hello")
+    await websocket.close(code=4000, reason="bye")
+
+
 starlette_app = Starlette(lifespan=lifespan, routes=[
+    WebSocketRoute("/ws", ws_echo),
+    WebSocketRoute("/ws-deny", ws_deny),
+    WebSocketRoute("/ws-denial", ws_denial_response),
+    WebSocketRoute("/ws-goodbye", ws_goodbye),
     Route("/", homepage),
     Route("/users/{name}", user),
     Route("/echo", echo, methods=["POST", "PUT"]),
@@ -155,3 +193,15 @@ async def plaintext():
 @fastapi_app.get("/json")
 async def json_endpoint():
     return {"message": "Hello, World!"}
+
+
+@fastapi_app.websocket("/ws/{room}")
+async def room(websocket: FastAPIWebSocket, room: str):
+    await websocket.accept()
+    try:
+        while True:
+            data = await websocket.receive_json()
+            await websocket.send_json({"room": room, "echo": data})
+    except WebSocketDisconnect as exc:
+        ws_closes.append((exc.code, exc.reason or ""))
+        ws_closed.set()

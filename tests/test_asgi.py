@@ -454,3 +454,118 @@ def test_cli_serves_an_app_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait(TIMEOUT)
+
+
+# -- WebSocket ---------------------------------------------------------------------
+
+ws_sync = pytest.importorskip("websockets.sync.client")
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+
+
+def ws_connect(srv, path, **kwargs):
+    return ws_sync.connect(f"ws://{HOST}:{srv.port}{path}", open_timeout=TIMEOUT, close_timeout=TIMEOUT,
+                           **kwargs)
+
+
+def test_websocket_echo_text_and_bytes(starlette_server):
+    asgi_apps.ws_closes.clear()
+    asgi_apps.ws_closed.clear()
+    with ws_connect(starlette_server, "/ws", subprotocols=["chat.v2", "chat.v1"]) as ws:
+        assert ws.subprotocol == "chat.v2"
+        for i in range(200):
+            ws.send(f"message {i} é")
+            assert ws.recv(TIMEOUT) == f"message {i} é"
+        ws.send(b"\x00\xff" * 1000)
+        assert ws.recv(TIMEOUT) == b"\x00\xff" * 1000
+        big = os.urandom(512 * 1024)
+        ws.send(big)
+        assert ws.recv(TIMEOUT) == big
+        ws.close(code=4321, reason="client done")
+    assert asgi_apps.ws_closed.wait(TIMEOUT)
+    assert asgi_apps.ws_closes == [(4321, "client done")]
+
+
+def test_websocket_pipelined_messages_arrive_in_order(starlette_server):
+    with ws_connect(starlette_server, "/ws") as ws:
+        for i in range(2000):
+            ws.send(str(i))
+        got = [ws.recv(TIMEOUT) for _ in range(2000)]
+    assert got == [str(i) for i in range(2000)]
+
+
+def test_websocket_refused_before_accept_is_403(starlette_server):
+    with pytest.raises(InvalidStatus) as info:
+        with ws_connect(starlette_server, "/ws-deny"):
+            pass
+    assert info.value.response.status_code == 403
+
+
+def test_websocket_denial_response(starlette_server):
+    with pytest.raises(InvalidStatus) as info:
+        with ws_connect(starlette_server, "/ws-denial"):
+            pass
+    assert info.value.response.status_code == 401
+    assert info.value.response.body == b"members only"
+
+
+def test_websocket_closed_by_the_app_with_code_and_reason(starlette_server):
+    with ws_connect(starlette_server, "/ws-goodbye") as ws:
+        assert ws.recv(TIMEOUT) == "hello"
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(TIMEOUT)
+    assert info.value.rcvd.code == 4000 and info.value.rcvd.reason == "bye"
+
+
+def test_websocket_fastapi_json(fastapi_server):
+    asgi_apps.ws_closes.clear()
+    asgi_apps.ws_closed.clear()
+    with ws_connect(fastapi_server, "/ws/lobby") as ws:
+        ws.send('{"n": 1}')
+        assert ws.recv(TIMEOUT) == '{"room":"lobby","echo":{"n":1}}'
+    assert asgi_apps.ws_closed.wait(TIMEOUT)
+    assert asgi_apps.ws_closes == [(1000, "")]
+
+
+def test_websocket_oversize_message_closes_with_1009():
+    with ServerThread("hpsocket", asgi_apps.starlette_app, ws_max_message_size=1000) as srv:
+        with ws_connect(srv, "/ws") as ws:
+            ws.send("x" * 1000)
+            assert ws.recv(TIMEOUT) == "x" * 1000
+            ws.send("x" * 1001)
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(TIMEOUT)
+        assert info.value.rcvd.code == 1009
+
+
+def test_websocket_bad_handshakes_never_reach_the_app():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["type"])
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.accept"})
+
+    with ServerThread("hpsocket", app, lifespan="off") as srv:
+        cases = [
+            (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", b"HTTP/1.1 426"),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: c2hvcnQ=\r\n\r\n", b"HTTP/1.1 400"),
+        ]
+        for raw, status in cases:
+            with socket.create_connection((HOST, srv.port), timeout=TIMEOUT) as s:
+                s.sendall(raw)
+                head, _, _ = _read_response(s)
+                assert head.startswith(status), head
+    assert seen == []
+
+
+def test_shutdown_closes_websockets_with_1012():
+    with ServerThread("hpsocket", asgi_apps.starlette_app, graceful_timeout=5) as srv:
+        with ws_connect(srv, "/ws") as ws:
+            ws.send("ping")
+            assert ws.recv(TIMEOUT) == "ping"
+            srv.stop()
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(TIMEOUT)
+    assert info.value.rcvd.code == 1012

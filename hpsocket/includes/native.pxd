@@ -234,7 +234,16 @@ cdef extern from "_http.h" nogil:
     ctypedef struct hps_http_pipe:
         pass
 
+    enum:
+        HPS_JOB_REQUEST
+        HPS_JOB_CLOSED
+        HPS_JOB_UPGRADE
+        HPS_JOB_WS_MESSAGE
+        HPS_JOB_WS_CLOSE
+
     ctypedef struct hps_http_job:
+        int kind
+        int code
         HP_CONNID id
         hps_http_pipe* pipe
         unsigned long long seq
@@ -299,6 +308,13 @@ cdef extern from "_http.h" nogil:
     void hps_http_jobs_drop(hps_http_cfg* cfg)
     void hps_http_wake_ack(hps_http_cfg* cfg)
     void hps_http_job_closed(hps_ctx* ctx, HP_CONNID conn_id)
+    int hps_http_job_event(hps_http_cfg* cfg, int kind, HP_CONNID id, int code,
+                           const unsigned char* data, size_t n)
+    int hps_ws_to_loop(hps_ctx* ctx, void* sender, HP_CONNID id, int opcode,
+                       const unsigned char* p, size_t n)
+    void hps_ws_loop_taken(hps_ctx* ctx, void* sender, HP_CONNID id, size_t n)
+    int hps_ws_attach_loop(hps_ctx* ctx, void* sender, HP_CONNID id,
+                           unsigned long long seq, unsigned long long max_message)
     hps_http_pipe* hps_http_pipe_new(void* sender, HP_CONNID conn_id)
     void hps_http_pipe_release(hps_http_pipe* p)
     void hps_http_pipe_end(hps_http_pipe* p, int error)
