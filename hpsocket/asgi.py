@@ -474,9 +474,7 @@ class Server:
                 protocols += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
         scope["subprotocols"] = protocols
         ws = conn.ws = _WebSocket(self, request, conn, scope)
-        task = self._loop.create_task(self._run_websocket(ws))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._run_websocket(ws))
 
     async def _run_websocket(self, ws):
         failed = False
@@ -516,30 +514,15 @@ class Server:
         return scope
 
     def _begin(self, request, conn):
-        target = request.target
-        path, sep, query = target.partition("?")
-        if "#" in path:
-            path = path.partition("#")[0]
-        scope = {
-            "type": "http",
-            "asgi": _ASGI,
-            "http_version": request.version,
-            "method": request.method,
-            "scheme": self.url_scheme,
-            "path": unquote(path) if "%" in path else path,
-            "raw_path": path.encode("latin-1"),
-            "query_string": query.partition("#")[0].encode("latin-1") if sep else b"",
-            "root_path": self.root_path,
-            "headers": _asgi_headers(request),
-            "client": conn.client,
-            "server": self._server_addr,
-            "extensions": _EXTENSIONS,
-        }
-        if self._state:
-            scope["state"] = self._state.copy()
+        scope = self._scope(request, conn, "http", self.url_scheme)
+        scope["method"] = request.method
+        scope["extensions"] = _EXTENSIONS
         cycle = _Cycle(self, request, conn, scope)
         conn.cycles.append(cycle)
-        task = self._loop.create_task(self._run(cycle))
+        self._spawn(self._run(cycle))
+
+    def _spawn(self, coro):
+        task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
