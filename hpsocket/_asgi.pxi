@@ -46,6 +46,7 @@ ASGI_CLOSED = HPS_JOB_CLOSED            # payload None
 ASGI_UPGRADE = HPS_JOB_UPGRADE          # payload: the Request (receive paused)
 ASGI_WS_MESSAGE = HPS_JOB_WS_MESSAGE    # payload: str or bytes; code: its size in bytes
 ASGI_WS_CLOSE = HPS_JOB_WS_CLOSE        # payload: the reason (str); code: the close code
+ASGI_BODY = HPS_JOB_BODY                # more of a streamed body can be read (_asgi_body_read)
 
 
 def _asgi_take(HttpServer server not None):
@@ -67,19 +68,53 @@ def _asgi_take(HttpServer server not None):
             if job.kind == HPS_JOB_REQUEST or job.kind == HPS_JOB_UPGRADE:
                 req = _make_request(server, job.id, data, job.nheaders, job.data + job.head_len,
                                     job.body_len, job.version, job.seq, job.keep_alive)
+                if job.pipe != NULL:
+                    _attach_stream(req, job.pipe, cfg.body_ms)
+                    job.pipe = NULL
                 out.append(req if job.kind == HPS_JOB_REQUEST else (ASGI_UPGRADE, job.id, req, 0))
             elif job.kind == HPS_JOB_WS_MESSAGE:
                 # Text was checked as UTF-8 on the worker.
                 out.append((ASGI_WS_MESSAGE, job.id,
                             PyUnicode_DecodeUTF8(data, job.body_len, NULL) if job.code == HPS_WS_TEXT
                             else PyBytes_FromStringAndSize(data, job.body_len), job.body_len))
+            elif job.kind == HPS_JOB_BODY:
+                out.append((ASGI_BODY, job.id, None, 0))
             elif job.kind == HPS_JOB_WS_CLOSE:
                 out.append((ASGI_WS_CLOSE, job.id, PyUnicode_DecodeUTF8(data, job.body_len, "replace"),
                             job.code))
             else:
                 out.append((ASGI_CLOSED, job.id, None, 0))
         finally:
+            if job.pipe != NULL:
+                hps_http_pipe_release(job.pipe)
             free(job)
+
+
+def _asgi_body_read(Request req not None, size_t most=65536):
+    """The next piece of req's streamed body, without waiting: bytes, b""
+    at its end, or None if nothing is there yet (an ASGI_BODY event for
+    req's connection follows when there is).  ConnectionError if the body
+    will not be complete (the client went away, or it broke a limit)."""
+    cdef BodyStream stream = req.body_stream
+    cdef HttpServer server = req._server
+    cdef long have
+    cdef bytes out
+    if stream is None or stream._done:
+        return b""
+    have = hps_http_pipe_poll(stream._pipe, server._cfg())
+    if have == 0:
+        return None
+    if have == -2:
+        stream._done = True
+        return b""
+    if have < 0:
+        stream._done = True
+        raise ConnectionError("the request body will not be complete")
+    if <size_t>have > most:
+        have = <long>most
+    out = PyBytes_FromStringAndSize(NULL, have)
+    hps_http_pipe_read(stream._pipe, <unsigned char*>PyBytes_AS_STRING(out), <size_t>have, 0)
+    return out
 
 
 def _asgi_ws_taken(HttpServer server not None, conn_id, size_t n):

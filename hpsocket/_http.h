@@ -87,7 +87,8 @@ enum {
     HPS_JOB_CLOSED,           /* the connection closed, after its requests */
     HPS_JOB_UPGRADE,          /* a WebSocket upgrade request, receive paused */
     HPS_JOB_WS_MESSAGE,       /* a whole message: code is its opcode */
-    HPS_JOB_WS_CLOSE          /* the WebSocket ended: code, reason as the body */
+    HPS_JOB_WS_CLOSE,         /* the WebSocket ended: code, reason as the body */
+    HPS_JOB_BODY              /* more of a streamed body, or its end, can be read */
 };
 
 typedef struct hps_http_job {
@@ -123,9 +124,21 @@ typedef struct hps_http_pipe {
     int error;                /* the body will not be complete: 413, a close, a parse error */
     int discard;              /* nobody reads any more: drop what arrives */
     int paused;               /* the worker paused reading the connection */
+    struct hps_http_cfg *notify;  /* an event loop waits for more: queue it an HPS_JOB_BODY */
     void *sender;
     HP_CONNID id;
 } hps_http_pipe;
+
+static inline int hps_http_job_event(struct hps_http_cfg *cfg, int kind, HP_CONNID id, int code,
+                                     const unsigned char *data, size_t n);
+
+/* Tell the event loop waiting on p, if one is (p->lock held; the job is
+ * queued once it is released: *cfg). */
+static inline void hps_http_pipe_notice(hps_http_pipe *p, struct hps_http_cfg **cfg)
+{
+    *cfg = p->notify;
+    p->notify = NULL;
+}
 
 static inline hps_http_pipe *hps_http_pipe_new(void *sender, HP_CONNID id)
 {
@@ -161,6 +174,7 @@ static inline void hps_http_pipe_release(hps_http_pipe *p)
  * resume cannot overtake the pause it answers. */
 static inline void hps_http_pipe_write(hps_http_pipe *p, const unsigned char *data, int len)
 {
+    struct hps_http_cfg *cfg = NULL;
     pthread_mutex_lock(&p->lock);
     if (!p->discard && !p->error) {
         if (hps_buf_append(&p->buf, data, len) < 0) {
@@ -170,19 +184,51 @@ static inline void hps_http_pipe_write(hps_http_pipe *p, const unsigned char *da
             HP_Server_PauseReceive(p->sender, p->id, 1);
         }
         pthread_cond_broadcast(&p->cond);
+        hps_http_pipe_notice(p, &cfg);
     }
     pthread_mutex_unlock(&p->lock);
+    if (cfg != NULL)
+        hps_http_job_event(cfg, HPS_JOB_BODY, p->id, 0, NULL, 0);
 }
 
 static inline void hps_http_pipe_end(hps_http_pipe *p, int error)
 {
+    struct hps_http_cfg *cfg = NULL;
     pthread_mutex_lock(&p->lock);
     if (error)
         p->error = 1;
     else
         p->eof = 1;
     pthread_cond_broadcast(&p->cond);
+    hps_http_pipe_notice(p, &cfg);
     pthread_mutex_unlock(&p->lock);
+    if (cfg != NULL)
+        hps_http_job_event(cfg, HPS_JOB_BODY, p->id, 0, NULL, 0);
+}
+
+/*
+ * An event loop's reader: the bytes waiting (> 0), or -1 if the body will
+ * not be complete, -2 at its end; 0 if none yet: then cfg's queue gets an
+ * HPS_JOB_BODY at the next bytes or the end.
+ */
+static inline long hps_http_pipe_poll(hps_http_pipe *p, struct hps_http_cfg *cfg)
+{
+    long r;
+    size_t have;
+    pthread_mutex_lock(&p->lock);
+    have = hps_buf_len(&p->buf);
+    if (have > 0)
+        r = have > (size_t)INT_MAX ? INT_MAX : (long)have;
+    else if (p->error)
+        r = -1;
+    else if (p->eof)
+        r = -2;
+    else {
+        p->notify = cfg;
+        r = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return r;
 }
 
 /* The reader lets the worker read again (any thread, p->lock held). */

@@ -937,7 +937,8 @@ cdef En_HP_HttpParseResult _http_on_headers_complete(void* sender, HP_CONNID con
     if st.expect_continue and ((st.has_cl and st.cl > 0) or st.has_te):
         # The client waits for this before it sends the body.
         hps_http_continue(ctx, sender, conn_id, st)
-    if cfg.threads > 0 and cfg.stream_over > 0 and ((st.has_cl and st.cl > cfg.stream_over) or st.has_te):
+    if (cfg.threads > 0 or cfg.wake_fd >= 0) and cfg.stream_over > 0 and (
+            (st.has_cl and st.cl > cfg.stream_over) or st.has_te):
         # A large body: the request goes to a request thread now, and its
         # body follows through a pipe as it arrives.
         _http_dispatch_streamed(ctx, cfg, sender, conn_id, st)

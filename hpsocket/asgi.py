@@ -15,15 +15,23 @@ in request order (pipelining) through HttpServer's response path: a body
 sent in one ``http.response.body`` goes out with a Content-Length in one
 write; a streamed one (``more_body``) is chunked (or, to HTTP/1.0 clients,
 ends with the connection), the task waiting while more than
-``write_buffer_high`` bytes are queued for a slow client.  The request body
-reaches the app whole, in one ``http.request`` (up to ``max_body_size``,
-16 MiB by default; larger gets 413).  ``http.response.pathsend`` is served
-by HttpServer.send_file (Range, HEAD, Last-Modified).  HEAD and
-``Expect: 100-continue`` are handled for the app.  An app that fails before
-it starts its response gets a 500; after, the connection is closed.
+``write_buffer_high`` bytes are queued for a slow client.  A request body up
+to ``stream_body_over`` (64 KiB) reaches the app whole, in one
+``http.request``; a larger or chunked one in pieces as it arrives, the
+connection not being read while 1 MiB waits for the app (up to
+``max_body_size``, 1 GiB by default; larger gets 413).
+``http.response.pathsend`` is served by HttpServer.send_file (Range, HEAD,
+Last-Modified).  HEAD and ``Expect: 100-continue`` are handled for the app.
+An app that fails before it starts its response gets a 500; after, the
+connection is closed.
 
-WebSocket scopes are not offered yet: upgrade requests reach the app as
-plain HTTP requests.
+WebSocket scopes: the upgrade request is checked (version 13, a valid key)
+and queued with the connection's reading paused; the app accepts it (101,
+with a subprotocol and headers) or denies it (403, or its own response
+through the ``websocket.http.response`` extension).  Messages arrive whole
+(fragments joined, text checked as UTF-8 natively), reading pausing while
+1 MiB waits for the app; pings are answered and the close handshake done
+natively; shutdown closes WebSockets with 1012.
 """
 
 import asyncio
@@ -34,9 +42,10 @@ import traceback
 from collections import deque
 from urllib.parse import unquote
 
-from hpsocket._core import (ASGI_UPGRADE, ASGI_WS_CLOSE, ASGI_WS_MESSAGE, HttpServer, _asgi_attach,
-                            _asgi_detach, _asgi_headers, _asgi_start_response, _asgi_take,
-                            _asgi_ws_accept, _asgi_ws_refusal, _asgi_ws_taken)
+from hpsocket._core import (ASGI_BODY, ASGI_UPGRADE, ASGI_WS_CLOSE, ASGI_WS_MESSAGE, HttpServer,
+                            _asgi_attach, _asgi_body_read, _asgi_detach, _asgi_headers,
+                            _asgi_start_response, _asgi_take, _asgi_ws_accept, _asgi_ws_refusal,
+                            _asgi_ws_taken)
 from hpsocket._serve_cli import http_options, load_app, server_parser
 
 __all__ = ["ClientDisconnected", "Server", "serve", "serve_async", "main"]
@@ -77,12 +86,13 @@ class _Conn:
     """A connection with requests in the app: its address, live cycles and
     WebSocket session."""
 
-    __slots__ = ("client", "cycles", "ws")
+    __slots__ = ("client", "cycles", "ws", "reading")
 
     def __init__(self, client):
         self.client = client
         self.cycles = []
         self.ws = None
+        self.reading = None     # the cycle waiting for more of its streamed body
 
 
 class _Cycle:
@@ -109,15 +119,42 @@ class _Cycle:
 
     async def receive(self):
         if not self.body_taken:
+            if self.request.body_stream is not None:
+                return await self._receive_streamed()
             self.body_taken = True
             return {"type": "http.request", "body": self.request.body, "more_body": False}
         # Then nothing until the client goes or the response is complete.
         if not (self.disconnected or self.complete):
-            self.waiter = self.server._loop.create_future()
+            await self._wait()
+        return _RECEIVE_DISCONNECT
+
+    async def _wait(self):
+        self.waiter = self.server._loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    async def _receive_streamed(self):
+        """The next piece of a body over stream_body_over (or chunked), as
+        it arrives; the connection is read again as the app takes it."""
+        while not self.disconnected:
             try:
-                await self.waiter
-            finally:
-                self.waiter = None
+                data = _asgi_body_read(self.request)
+            except ConnectionError:
+                break
+            if data is None:
+                self.conn.reading = self
+                try:
+                    await self._wait()
+                finally:
+                    self.conn.reading = None
+                continue
+            if not data:
+                self.body_taken = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": data, "more_body": True}
+        self.body_taken = True
         return _RECEIVE_DISCONNECT
 
     async def send(self, message):
@@ -166,15 +203,16 @@ class _Cycle:
             raise ValueError(f"unexpected ASGI message {kind!r} in an HTTP scope")
 
     def _finish(self):
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self.wake()
         if access_logger.isEnabledFor(logging.INFO):
             self.server._log_access(self)
 
     def gone(self):
         """The client went away."""
         self.disconnected = True
+        self.wake()
+
+    def wake(self):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -306,10 +344,11 @@ class Server:
     """An ASGI 3 application served over HttpServer from the running
     asyncio loop (the default loop or uvloop).
 
-    ``options`` go to HttpServer: ``max_body_size`` (default 16 MiB),
-    ``max_header_size``, ``keep_alive_timeout``, ``header_timeout``,
+    ``options`` go to HttpServer: ``max_body_size`` (default 1 GiB),
+    ``stream_body_over`` (64 KiB), ``max_header_size``, ``keep_alive_timeout``, ``header_timeout``,
     ``body_timeout``, ``worker_threads`` (default 1: the loop is the
-    bottleneck), ``server_header`` and the TCP tunables.
+    bottleneck), ``server_header``, the ``ws_*`` WebSocket options and the
+    TCP tunables.
     ``lifespan``: "auto" (run it if the app supports it), "on" (it must),
     "off".  ``graceful_timeout``: how long shutdown() lets requests in
     progress finish before they are cancelled.
@@ -319,10 +358,14 @@ class Server:
                  url_scheme="http", write_buffer_high=1 << 20, **options):
         if lifespan not in ("auto", "on", "off"):
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
-        if "threads" in options or "stream_body_over" in options:
-            raise TypeError("hpsocket.asgi runs the app on its event loop: no threads or stream_body_over")
+        if "threads" in options:
+            raise TypeError("hpsocket.asgi runs the app on its event loop: no request threads")
         options.setdefault("worker_threads", 1)
-        options.setdefault("max_body_size", 16 << 20)
+        # Bodies over 64 KiB reach the app in pieces as they arrive (the
+        # connection is not read while 1 MiB waits): the limit on them can
+        # be generous.
+        options.setdefault("stream_body_over", 65536)
+        options.setdefault("max_body_size", 1 << 30)
         self.app = app
         self.root_path = root_path
         self.lifespan = lifespan
@@ -437,6 +480,9 @@ class Server:
                         conn.ws.message(payload, code)
                     else:
                         _asgi_ws_taken(self._engine, conn_id, code)
+                elif kind == ASGI_BODY:
+                    if conn is not None and conn.reading is not None:
+                        conn.reading.wake()
                 elif kind == ASGI_WS_CLOSE:
                     if conn is not None and conn.ws is not None:
                         conn.ws.gone(code, payload)

@@ -569,3 +569,125 @@ def test_shutdown_closes_websockets_with_1012():
             with pytest.raises(ConnectionClosed) as info:
                 ws.recv(TIMEOUT)
     assert info.value.rcvd.code == 1012
+
+
+# -- flow control, both ways -------------------------------------------------------
+
+def test_large_request_bodies_arrive_in_pieces_as_they_come():
+    pieces = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        total = 0
+        while True:
+            msg = await receive()
+            assert msg["type"] == "http.request"
+            pieces.append(len(msg["body"]))
+            total += len(msg["body"])
+            if not msg["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(total).encode()})
+
+    with ServerThread("hpsocket", app, lifespan="off") as srv:
+        with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as c:
+            assert c.post("/", content=b"x" * 1000).text == "1000"
+            assert pieces == [1000]
+            pieces.clear()
+            assert c.post("/", content=b"x" * 3_000_000).text == "3000000"
+            assert len(pieces) > 2 and pieces[-1] == 0
+            pieces.clear()
+            assert c.post("/", content=iter([b"a" * 10, b"b" * 20])).text == "30"
+
+
+def test_a_slow_app_stops_the_upload_instead_of_buffering_it():
+    release = threading.Event()
+    got = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        total = 0
+        while True:
+            msg = await receive()
+            total += len(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        got.append(total)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    size = 64 << 20
+    with ServerThread("hpsocket", app, lifespan="off") as srv:
+        sent = threading.Event()
+        s = socket.create_connection((HOST, srv.port), timeout=TIMEOUT)
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+
+        def upload():
+            block = b"u" * (1 << 20)
+            for _ in range(size >> 20):
+                s.sendall(block)
+            sent.set()
+
+        t = threading.Thread(target=upload, daemon=True)
+        t.start()
+        # Not read while the app takes nothing: 64 MiB cannot all be sent.
+        assert not sent.wait(1.0)
+        release.set()
+        assert sent.wait(TIMEOUT * 3)
+        head, body, _ = _read_response(s)
+        s.close()
+        t.join(TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 200") and body == b"ok"
+    assert got == [size]
+
+
+def test_a_slow_client_holds_back_a_streamed_response():
+    done = threading.Event()
+    piece = b"r" * 65536
+    count = 512           # 32 MiB
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(piece) * count).encode())]})
+        for _ in range(count):
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        done.set()
+
+    with ServerThread("hpsocket", app, lifespan="off") as srv:
+        with socket.create_connection((HOST, srv.port), timeout=TIMEOUT) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            # Nothing read: the app must be held back, not queue 32 MiB.
+            assert not done.wait(1.0)
+            head, body, _ = _read_response(s)
+    assert done.wait(TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 200") and len(body) == len(piece) * count
+
+
+def test_client_gone_mid_upload_is_a_disconnect():
+    seen = []
+    finished = threading.Event()
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while True:
+            msg = await receive()
+            seen.append(msg["type"])
+            if msg["type"] == "http.disconnect" or not msg.get("more_body"):
+                break
+        finished.set()
+
+    with ServerThread("hpsocket", app, lifespan="off") as srv:
+        s = socket.create_connection((HOST, srv.port), timeout=TIMEOUT)
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" + b"z" * 200000)
+        s.close()
+        assert finished.wait(TIMEOUT)
+    assert seen[-1] == "http.disconnect"

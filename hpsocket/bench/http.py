@@ -11,7 +11,10 @@ the same bytes (``hpsocket.bench.http_apps``):
   app, no access log;
 - ``granian-wsgi``: granian, WSGI interface, one worker, a raw WSGI app;
 - ``aiohttp``: ``aiohttp.web`` in one process, on uvloop when installed;
-- ``hpsocket-wsgi``: ``python -m hpsocket.wsgi`` with the raw WSGI app.
+- ``hpsocket-wsgi``: ``python -m hpsocket.wsgi`` with the raw WSGI app;
+- ``hpsocket-asgi``: ``python -m hpsocket.asgi`` on uvloop with the raw ASGI
+  app uvicorn serves, no access log;
+- ``granian-asgi``: granian, ASGI interface, one worker, the same ASGI app.
 
 A server whose package (or, for the hpsocket ones, whose API) is missing is
 shown as unavailable, with the reason, and the others still run.
@@ -107,7 +110,7 @@ DEFAULT_SCENARIOS = ("plaintext", "pipelined", "json", "post64k")
 
 #: Every server, in the order of the tables.
 SERVERS = ("native-http", "hpsocket-http", "uvicorn", "granian-wsgi", "aiohttp",
-           "hpsocket-wsgi")
+           "hpsocket-wsgi", "hpsocket-asgi", "granian-asgi")
 
 _FULL = {"duration": 3.0, "warmup": 1.0, "rounds": 3}
 _QUICK = {"duration": 1.0, "warmup": 0.3, "rounds": 1}
@@ -150,13 +153,18 @@ def available(kind):
         if not hasattr(hpsocket, "HttpServer"):
             return "hpsocket %s has no HttpServer" % getattr(hpsocket, "__version__", "?")
         return None
-    if kind == "hpsocket-wsgi":
-        if _missing("hpsocket.wsgi"):
-            return "hpsocket has no hpsocket.wsgi module"
-        return None
+    if kind in ("hpsocket-wsgi", "hpsocket-asgi"):
+        if _missing(kind.replace("-", ".")):
+            return "hpsocket has no %s module" % kind.replace("-", ".")
+        return None if kind == "hpsocket-wsgi" else _missing_text("uvloop")
     needs = {"uvicorn": ("uvicorn", "httptools", "uvloop"), "granian-wsgi": ("granian",),
+             "granian-asgi": ("granian",),
              "aiohttp": ("aiohttp",)}.get(kind, ())
-    m = _missing(*needs)
+    return _missing_text(*needs)
+
+
+def _missing_text(*modules):
+    m = _missing(*modules)
     if m:
         return "%s is not installed (pip install %s)" % (m, m)
     return None
@@ -185,6 +193,13 @@ def command(kind, port, workers, paths, python=None):
     if kind == "hpsocket-wsgi":
         # Its default request threads (8), as granian runs with its defaults.
         return [py, "-m", "hpsocket.wsgi", _WSGI_TARGET, "--host", _HOST, "--port", str(port)], False
+    if kind == "hpsocket-asgi":
+        return [py, "-m", "hpsocket.asgi", _ASGI_TARGET, "--host", _HOST, "--port", str(port),
+                "--loop", "uvloop", "--no-access-log", "--log-level", "warning"], False
+    if kind == "granian-asgi":
+        return [py, "-m", "granian", "--interface", "asgi", "--host", _HOST,
+                "--port", str(port), "--workers", "1", "--http", "1", "--no-ws",
+                "--log-level", "warning", _ASGI_TARGET], False
     raise ValueError("unknown server %r" % (kind,))
 
 
@@ -827,7 +842,7 @@ def _header(machine, cfg, kinds, unavailable, paths, out):
         if kind == "native-http":
             argv[0] = "http_server"
         text = " ".join(argv).replace("--port 0", "--port P") if kind in (
-            "uvicorn", "granian-wsgi", "hpsocket-wsgi") else " ".join(argv)
+            "uvicorn", "granian-wsgi", "hpsocket-wsgi", "hpsocket-asgi", "granian-asgi") else " ".join(argv)
         out("  - %s: `%s`" % (kind, text))
     out("")
 

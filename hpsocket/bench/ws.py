@@ -14,7 +14,8 @@ message to every connection on it.
 - ``aiohttp``: ``aiohttp.web``'s ``WebSocketResponse``, on uvloop when
   installed;
 - ``uvicorn``: uvicorn with uvloop, httptools and its ``websockets``
-  implementation, one process, a raw ASGI app.
+  implementation, one process, a raw ASGI app;
+- ``hpsocket-asgi``: ``hpsocket.asgi`` on uvloop with the same ASGI app.
 
 None compresses or pings.  A server whose package (or, for hpsocket-ws,
 whose API) is missing is shown as unavailable, with the reason, and the
@@ -165,8 +166,11 @@ def available(kind):
             return "hpsocket %s has no WebSocket support in HttpServer" % getattr(
                 hpsocket, "__version__", "?")
         return None
+    if kind == "hpsocket-asgi" and _missing("hpsocket.asgi"):
+        return "hpsocket has no hpsocket.asgi module"
     needs = {"websockets": ("websockets",), "aiohttp": ("aiohttp",),
-             "uvicorn": ("uvicorn", "httptools", "uvloop", "websockets")}[kind]
+             "uvicorn": ("uvicorn", "httptools", "uvloop", "websockets"),
+             "hpsocket-asgi": ("uvloop",)}[kind]
     m = _missing(*needs)
     if m:
         return "%s is not installed (pip install %s)" % (m, m)

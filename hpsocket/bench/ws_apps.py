@@ -30,7 +30,9 @@ The servers:
   installed; a broadcast is a loop of ``send_bytes``/``send_str``;
 - ``uvicorn``: uvicorn (uvloop, httptools, ``ws="websockets"``, one process,
   no access log) with the raw ASGI application ``asgi_app``; a broadcast is
-  a loop of ``websocket.send``.
+  a loop of ``websocket.send``;
+- ``hpsocket-asgi``: ``hpsocket.asgi`` on uvloop (one worker thread, no
+  access log) with the same ``asgi_app``.
 
 Each runs as::
 
@@ -54,7 +56,7 @@ from .http_apps import _announce, _on_stdin_eof
 __all__ = ["KINDS", "ECHO_PATH", "BROADCAST_PATH", "READY", "MAX_MESSAGE", "BACKLOG",
            "asgi_app", "hpsocket_ws_class", "main"]
 
-KINDS = ("hpsocket-ws", "websockets", "aiohttp", "uvicorn")
+KINDS = ("hpsocket-ws", "websockets", "aiohttp", "uvicorn", "hpsocket-asgi")
 
 ECHO_PATH = "/ws"
 BROADCAST_PATH = "/broadcast"
@@ -336,6 +338,22 @@ def _serve_uvicorn(port):
     return 0
 
 
+def _serve_hpsocket_asgi(port):
+    import hpsocket.asgi
+
+    async def main():
+        server = hpsocket.asgi.Server(asgi_app, lifespan="off", ws_max_message_size=MAX_MESSAGE,
+                                      ws_ping_interval=None)
+        await server.start(_HOST, port)
+        _announce(server.listen_address[1])
+        try:
+            await _until_stopped()
+        finally:
+            await server.shutdown(timeout=1)
+
+    return _run_loop(main)
+
+
 # ---------------------------------------------------------------------------
 
 def main(argv=None):
@@ -360,6 +378,8 @@ def main(argv=None):
         return _serve_websockets(args.port)
     if args.kind == "aiohttp":
         return _serve_aiohttp(args.port)
+    if args.kind == "hpsocket-asgi":
+        return _serve_hpsocket_asgi(args.port)
     return _serve_uvicorn(args.port)
 
 

@@ -240,6 +240,7 @@ cdef extern from "_http.h" nogil:
         HPS_JOB_UPGRADE
         HPS_JOB_WS_MESSAGE
         HPS_JOB_WS_CLOSE
+        HPS_JOB_BODY
 
     ctypedef struct hps_http_job:
         int kind
@@ -318,6 +319,7 @@ cdef extern from "_http.h" nogil:
     hps_http_pipe* hps_http_pipe_new(void* sender, HP_CONNID conn_id)
     void hps_http_pipe_release(hps_http_pipe* p)
     void hps_http_pipe_end(hps_http_pipe* p, int error)
+    long hps_http_pipe_poll(hps_http_pipe* p, hps_http_cfg* cfg)
     long hps_http_pipe_read(hps_http_pipe* p, unsigned char* out, size_t n, int timeout_ms)
     void hps_http_pipe_discard(hps_http_pipe* p)
     int hps_http_last_answer(hps_ctx* ctx, HP_CONNID conn_id, unsigned long long seq)
