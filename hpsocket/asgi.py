@@ -34,12 +34,15 @@ through the ``websocket.http.response`` extension).  Messages arrive whole
 natively; shutdown closes WebSockets with 1012.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import signal
 import time
 import traceback
 from collections import deque
+from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional, Set, Tuple
 from urllib.parse import unquote
 
 from hpsocket._core import (ASGI_BODY, ASGI_UPGRADE, ASGI_WS_CLOSE, ASGI_WS_MESSAGE, HttpServer,
@@ -48,14 +51,21 @@ from hpsocket._core import (ASGI_BODY, ASGI_UPGRADE, ASGI_WS_CLOSE, ASGI_WS_MESS
                             _asgi_ws_taken)
 from hpsocket._serve_cli import http_options, load_app, server_parser
 
-__all__ = ["ClientDisconnected", "Server", "serve", "serve_async", "main"]
+__all__ = ["ASGIApp", "ClientDisconnected", "Server", "serve", "serve_async", "main"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+#: An ASGI 3 application.
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("hpsocket.asgi")
 access_logger = logging.getLogger("hpsocket.asgi.access")
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
-_EXTENSIONS = {"http.response.pathsend": {}}
-_WS_EXTENSIONS = {"websocket.http.response": {}}
+_EXTENSIONS: Dict[str, Dict[str, Any]] = {"http.response.pathsend": {}}
+_WS_EXTENSIONS: Dict[str, Dict[str, Any]] = {"websocket.http.response": {}}
 _RECEIVE_DISCONNECT = {"type": "http.disconnect"}
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
 
@@ -354,8 +364,9 @@ class Server:
     progress finish before they are cancelled.
     """
 
-    def __init__(self, app, *, root_path="", lifespan="auto", graceful_timeout=10.0,
-                 url_scheme="http", write_buffer_high=1 << 20, **options):
+    def __init__(self, app: ASGIApp, *, root_path: str = "", lifespan: str = "auto",
+                 graceful_timeout: float = 10.0, url_scheme: str = "http",
+                 write_buffer_high: int = 1 << 20, **options: Any) -> None:
         if lifespan not in ("auto", "on", "off"):
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         if "threads" in options:
@@ -373,27 +384,27 @@ class Server:
         self.url_scheme = url_scheme
         self.write_buffer_high = write_buffer_high
         self._engine = _Engine(**options)
-        self._loop = None
+        self._loop: Any = None
         self._fd = -1
-        self._conns = {}
-        self._tasks = set()
-        self._state = {}
-        self._server_addr = None
+        self._conns: Dict[int, _Conn] = {}
+        self._tasks: Set[asyncio.Task[Any]] = set()
+        self._state: Dict[str, Any] = {}
+        self._server_addr: Optional[Tuple[str, int]] = None
         self._closing = False
-        self._stopped = None
-        self._life = None
+        self._stopped: Any = None
+        self._life: Optional[_Lifespan] = None
 
     # -- lifecycle -----------------------------------------------------------
 
     @property
-    def listen_address(self):
+    def listen_address(self) -> Tuple[str, int]:
         """(host, port) the server listens on."""
         return self._engine.listen_address
 
-    def is_serving(self):
+    def is_serving(self) -> bool:
         return self._fd >= 0 and not self._closing
 
-    async def start(self, host="127.0.0.1", port=8000):
+    async def start(self, host: str = "127.0.0.1", port: int = 8000) -> None:
         """Run the app's lifespan startup, then listen on host:port (port 0:
         any free port)."""
         if self._fd >= 0:
@@ -415,7 +426,7 @@ class Server:
             raise
         self._server_addr = self._engine.listen_address
 
-    async def serve_forever(self):
+    async def serve_forever(self) -> None:
         """Wait until shutdown() (or cancellation, which shuts down)."""
         try:
             await asyncio.shield(self._stopped)
@@ -423,7 +434,7 @@ class Server:
             await self.shutdown()
             raise
 
-    async def shutdown(self, timeout=None):
+    async def shutdown(self, timeout: Optional[float] = None) -> None:
         """Graceful stop: requests arriving from now on get 503 (and the
         connection closes); those in progress get up to ``timeout``
         (graceful_timeout) to finish, then are cancelled; then every
@@ -460,10 +471,10 @@ class Server:
             if not self._stopped.done():
                 self._stopped.set_result(None)
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Server:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: Any) -> None:
         await self.shutdown()
 
     # -- requests --------------------------------------------------------------
@@ -700,7 +711,8 @@ class _Lifespan:
         event.set_result(message.get("message", "") or kind if kind.endswith("failed") else None)
 
 
-async def serve_async(app, host="127.0.0.1", port=8000, *, install_signal_handlers=None, **options):
+async def serve_async(app: ASGIApp, host: str = "127.0.0.1", port: int = 8000, *,
+                      install_signal_handlers: Optional[bool] = None, **options: Any) -> Server:
     """Serve app from the running loop until SIGINT/SIGTERM (handlers
     installed when run in the main thread, unless told otherwise) or
     cancellation; then shut down gracefully."""
@@ -737,7 +749,8 @@ def _new_loop(kind):
     return asyncio.new_event_loop()
 
 
-def serve(app, host="127.0.0.1", port=8000, *, loop="asyncio", **options):
+def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 8000, *, loop: str = "asyncio",
+          **options: Any) -> None:
     """Serve app until SIGINT or SIGTERM, on a new event loop ("asyncio"
     or "uvloop")."""
     ev = _new_loop(loop)
@@ -752,7 +765,7 @@ def serve(app, host="127.0.0.1", port=8000, *, loop="asyncio", **options):
             ev.close()
 
 
-def main(argv=None):
+def main(argv: Optional[list] = None) -> None:
     parser = server_parser("ASGI")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--worker-threads", type=int, default=1,

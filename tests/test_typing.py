@@ -83,6 +83,30 @@ async def main() -> None:
 asyncio.run(main())
 """
 
+ASGI = """
+import asyncio
+import hpsocket.asgi
+from hpsocket.asgi import Receive, Scope, Send
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hi"})
+
+async def main() -> None:
+    server = hpsocket.asgi.Server(app, lifespan="off", max_body_size=1 << 20)
+    await server.start("127.0.0.1", 0)
+    host, port = server.listen_address
+    serving: bool = server.is_serving()
+    await server.shutdown(timeout=1.0)
+
+asyncio.run(main())
+"""
+
+BAD_ASGI = """
+import hpsocket.asgi
+hpsocket.asgi.serve(42, "127.0.0.1", 8000)
+"""
+
 BAD = """
 import hpsocket
 srv = hpsocket.TcpServer()
@@ -119,3 +143,11 @@ def test_stubs_reject_wrong_argument_type(tmp_path):
     r = run_mypy(tmp_path, BAD)
     assert r.returncode == 1
     assert 'Argument 2 to "start" of "Server"' in r.stdout
+
+
+def test_asgi_is_typed(tmp_path):
+    r = run_mypy(tmp_path, ASGI)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_mypy(tmp_path, BAD_ASGI)
+    assert r.returncode == 1
+    assert 'Argument 1 to "serve"' in r.stdout
