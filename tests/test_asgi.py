@@ -691,3 +691,31 @@ def test_client_gone_mid_upload_is_a_disconnect():
         s.close()
         assert finished.wait(TIMEOUT)
     assert seen[-1] == "http.disconnect"
+
+
+def test_websocket_protocol_violation_closes_only_that_connection(starlette_server):
+    import base64
+    with ws_connect(starlette_server, "/ws") as good:
+        good.send("before")
+        assert good.recv(TIMEOUT) == "before"
+        with socket.create_connection((HOST, starlette_server.port), timeout=TIMEOUT) as s:
+            key = base64.b64encode(os.urandom(16))
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n")
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(4096)
+                assert chunk
+                buf += chunk
+            assert buf.startswith(b"HTTP/1.1 101")
+            s.sendall(b"\x81\x02hi")          # a client frame without a mask
+            rest = buf.partition(b"\r\n\r\n")[2]
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                rest += chunk
+            # a Close frame (any reason) with code 1002
+            assert rest[0] == 0x88 and rest[2:4] == (1002).to_bytes(2, "big"), rest
+        good.send("after")
+        assert good.recv(TIMEOUT) == "after"
