@@ -14,7 +14,7 @@ start it::
         srv.serve_forever()
 """
 
-from ._enums import FetchResult, HandleResult, ServiceState, SocketError, SocketOperation
+from ._enums import CastMode, FetchResult, HandleResult, ServiceState, SocketError, SocketOperation
 from ._cpus import cpu_quota, usable_cpus
 from ._errors import HPSocketError
 from ._version import __version__
@@ -44,6 +44,9 @@ try:
         TcpPullClient,
         TcpPullServer,
         TcpServer,
+        UdpCast,
+        UdpClient,
+        UdpServer,
         WebSocketAgent,
         WebSocketClient,
         native_version as _native_version,
@@ -69,6 +72,7 @@ if native_version[:2] != (5, 2):
 __all__ = [
     "Agent",
     "BodyStream",
+    "CastMode",
     "Client",
     "Component",
     "FetchResult",
@@ -96,6 +100,9 @@ __all__ = [
     "TcpPullClient",
     "TcpPullServer",
     "TcpServer",
+    "UdpCast",
+    "UdpClient",
+    "UdpServer",
     "WebSocketAgent",
     "WebSocketClient",
     "__version__",

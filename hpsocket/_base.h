@@ -25,7 +25,8 @@
 /* Roles, receive models, events                                        */
 
 enum { HPS_ROLE_SERVER = 0, HPS_ROLE_AGENT = 1, HPS_ROLE_CLIENT = 2 };
-enum { HPS_MODEL_PUSH = 0, HPS_MODEL_PULL = 1, HPS_MODEL_PACK = 2 };
+/* DATAGRAM: UDP, each receive and each send one whole datagram. */
+enum { HPS_MODEL_PUSH = 0, HPS_MODEL_PULL = 1, HPS_MODEL_PACK = 2, HPS_MODEL_DATAGRAM = 3 };
 
 /* Events, numbered across families (HTTP, WebSocket and UDP add theirs
  * after HPS_EVI_REFUSED); bit HPS_EV_x = 1 << HPS_EVI_x of hps_ctx.mask says

@@ -441,7 +441,7 @@ cdef class Component:
         if self._ops.tunables[index].get == NULL:   # a family without it
             raise AttributeError(f"{type(self).__name__} has no {TUNABLE_NAMES[index]}")
         v = self._ops.tunables[index].get(self._handle)
-        if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS:
+        if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS or index == T_MULTICAST_LOOP:
             return v != 0
         return v
 
@@ -449,15 +449,22 @@ cdef class Component:
         name = TUNABLE_NAMES[index]
         if self._ops.tunables[index].set == NULL:
             raise AttributeError(f"{type(self).__name__} has no {name}")
-        if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS:
+        if index == T_MARK_SILENCE or index == T_REUSE_ADDRESS or index == T_MULTICAST_LOOP:
             value = 1 if value else 0
         elif not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be an int, not {type(value).__name__}")
         elif not 0 <= value <= 0xFFFFFFFF:
             raise ValueError(f"{name} must be in 0..4294967295, not {value}")
         elif value == 0 and index in (T_WORKER_THREADS, T_MAX_CONNECTIONS, T_SOCKET_BUFFER_SIZE,
-                                      T_ACCEPT_SOCKET_COUNT, T_LISTEN_QUEUE):
+                                      T_ACCEPT_SOCKET_COUNT, T_LISTEN_QUEUE, T_MAX_DATAGRAM,
+                                      T_POST_RECEIVE):
             raise ValueError(f"{name} must be at least 1")
+        elif index == T_MAX_DATAGRAM and value > _UDP_MAX_PAYLOAD:
+            raise ValueError(f"{name} must be at most {_UDP_MAX_PAYLOAD} (a UDP datagram's payload)")
+        elif index == T_MULTICAST_TTL and value > 255:
+            raise ValueError(f"{name} must be 0 to 255, not {value}")
+        elif index == T_CAST_MODE and value > 1:
+            raise ValueError(f"{name} must be CastMode.MULTICAST (0) or CastMode.BROADCAST (1), not {value}")
         self._require_stopped(name)
         self._ops.tunables[index].set(self._handle, <DWORD>value)
         return 0

@@ -11,6 +11,8 @@ cdef int _send_size_ok(Component self, Py_ssize_t n) except -1:
     and for over 2 GiB."""
     if self._ops.model == MODEL_PACK:
         _pack_check(self, n)
+    elif self._ops.model == MODEL_DATAGRAM:
+        _datagram_check(self, n)
     elif n == 0:
         return 0
     if n > INT_MAX:

@@ -40,7 +40,7 @@ ctypedef struct Ops:
     BOOL (*get_silence_period)(void* handle, HP_CONNID conn_id, DWORD* period) noexcept nogil
     BOOL (*disconnect_long)(void* handle, DWORD period, BOOL force) noexcept nogil
     BOOL (*disconnect_silence)(void* handle, DWORD period, BOOL force) noexcept nogil
-    Tunable tunables[16]
+    Tunable tunables[24]
     # The family: its event table ((index, names per role), ...), a
     # module-level tuple that lives as long as the module, and the function
     # that registers its callbacks with a listener before start.

@@ -5,7 +5,7 @@ from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optio
 
 from typing_extensions import Buffer
 
-from ._enums import HandleResult, ServiceState, SocketError, SocketOperation
+from ._enums import CastMode, HandleResult, ServiceState, SocketError, SocketOperation
 
 _T = TypeVar("_T", bound="Component")
 _Result = Optional[Union[HandleResult, int]]
@@ -150,6 +150,40 @@ class TcpPullClient(Client):
     def fetch(self, n: int) -> Optional[bytes]: ...
     def peek(self, n: int) -> Optional[bytes]: ...
     def fetch_into(self, buffer: Buffer) -> bool: ...
+
+# -- UDP -------------------------------------------------------------------------
+
+# A Server at run time; here without Server's on_accept(conn_id, client_fd),
+# so that a subclass's on_accept(conn_id, address) type-checks.
+class UdpServer(_Connections):
+    def start(self, host: str = "0.0.0.0", port: int = 0) -> None: ...
+    @property
+    def listen_address(self) -> _Address: ...
+    @property
+    def refused_connections(self) -> int: ...
+    max_datagram_size: int
+    detect_attempts: int
+    detect_interval: int
+    post_receive_count: int
+    idle_timeout: Optional[float]
+    def on_prepare_listen(self, listen_fd: int) -> _Result: ...
+    def on_accept(self, conn_id: int, address: _Address) -> _Result: ...
+    def on_refused(self, conn_id: int) -> None: ...
+    def on_receive(self, conn_id: int, data: bytes) -> _Result: ...
+
+class UdpClient(Client):
+    max_datagram_size: int
+    detect_attempts: int
+    detect_interval: int
+    def on_receive(self, conn_id: int, data: bytes) -> _Result: ...
+
+class UdpCast(Client):
+    max_datagram_size: int
+    cast_mode: CastMode
+    multicast_ttl: int
+    multicast_loop: bool
+    reuse_address: bool
+    def on_receive(self, conn_id: int, data: bytes) -> _Result: ...
 
 # -- HTTP ------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ import threading
 import time
 import weakref
 
-from hpsocket._enums import HandleResult, SocketOperation, ServiceState, SocketError, FetchResult
+from hpsocket._enums import HandleResult, SocketOperation, ServiceState, SocketError, FetchResult, CastMode
 from hpsocket._errors import HPSocketError
 from hpsocket import _cpus
 
@@ -58,6 +58,7 @@ include "_http.pxi"        # the HTTP family
 include "_ws.pxi"          # WebSocket on the HTTP server
 include "_http_client.pxi" # the HTTP family's clients
 include "_ws_client.pxi"   # WebSocket clients, on the HTTP clients
+include "_udp.pxi"         # the UDP family: UdpServer, UdpClient, UdpCast
 include "_aio.pxi"         # hpsocket.aio: events to asyncio event loops
 include "_asgi.pxi"        # hpsocket.asgi: HTTP requests to an asyncio event loop
 

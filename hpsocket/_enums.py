@@ -2,7 +2,7 @@
 
 import enum
 
-__all__ = ["HandleResult", "SocketOperation", "ServiceState", "SocketError", "FetchResult"]
+__all__ = ["HandleResult", "SocketOperation", "ServiceState", "SocketError", "FetchResult", "CastMode"]
 
 
 class HandleResult(enum.IntEnum):
@@ -58,3 +58,9 @@ class FetchResult(enum.IntEnum):
     OK = 0
     LENGTH_TOO_LONG = 1  # fewer bytes buffered than asked for
     DATA_NOT_FOUND = 2  # unknown or closed connection
+
+
+class CastMode(enum.IntEnum):
+    """UdpCast's mode."""
+    MULTICAST = 0
+    BROADCAST = 1

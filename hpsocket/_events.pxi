@@ -72,7 +72,10 @@ cdef En_HP_HandleResult _ev_prepare(Component self, HP_CONNID conn_id, UINT_PTR 
 
 cdef En_HP_HandleResult _ev_accept(Component self, HP_CONNID conn_id, UINT_PTR fd) noexcept:
     try:
-        return _result(_fn(self, EVI_ACCEPT)(self, conn_id, fd))
+        if self._ops.native.caps & HPS_CAP_SOCKET_FD:
+            return _result(_fn(self, EVI_ACCEPT)(self, conn_id, fd))
+        # UDP: what the library passes is the peer's sockaddr, not a socket.
+        return _result(_fn(self, EVI_ACCEPT)(self, conn_id, _conn_address(self, conn_id, True)))
     except BaseException as exc:
         return self._failed(EVI_ACCEPT, conn_id, exc)
 
@@ -154,7 +157,7 @@ cdef En_HP_HandleResult _on_prepare_connect(void* sender, HP_CONNID conn_id, UIN
     cdef hps_ctx* ctx = hps_lookup(sender)
     cdef En_HP_HandleResult rc
     if ctx != NULL:
-        if ctx.no_delay:
+        if ctx.no_delay and (ctx.ops.caps & HPS_CAP_SOCKET_FD):
             hps_set_nodelay(fd)
         hps_conn_set_fd(ctx, conn_id, fd)   # agent and client (see hps_send)
     ctx = _handled(sender, EV_PREPARE)
@@ -197,7 +200,7 @@ cdef En_HP_HandleResult _accepted(hps_ctx* ctx, void* sender, HP_CONNID conn_id,
                 _ev_refused(<Component><object>ctx.owner, conn_id)
             hps_call_end(saved_component)
         return HR_ERROR
-    if ctx.no_delay:
+    if ctx.no_delay and (ctx.ops.caps & HPS_CAP_SOCKET_FD):
         hps_set_nodelay(fd)
     hps_conn_set_fd(ctx, conn_id, fd)
     handled = _handled(sender, EV_ACCEPT)

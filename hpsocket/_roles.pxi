@@ -20,14 +20,22 @@ cdef enum:
     T_FREE_BUFFER_HOLD = 11
     T_MARK_SILENCE = 12
     T_REUSE_ADDRESS = 13
-    T_COUNT = 14
+    T_MAX_DATAGRAM = 14
+    T_DETECT_ATTEMPTS = 15
+    T_DETECT_INTERVAL = 16
+    T_POST_RECEIVE = 17
+    T_CAST_MODE = 18
+    T_MULTICAST_TTL = 19
+    T_MULTICAST_LOOP = 20
+    T_COUNT = 21
 
 # Python names of the tunables, in index order.
 TUNABLE_NAMES = (
     "worker_threads", "max_connections", "socket_buffer_size", "keep_alive_time",
     "keep_alive_interval", "accept_socket_count", "listen_queue", "free_socket_pool",
     "free_socket_hold", "free_socket_lock_time", "free_buffer_pool", "free_buffer_hold",
-    "mark_silence", "reuse_address",
+    "mark_silence", "reuse_address", "max_datagram_size", "detect_attempts", "detect_interval",
+    "post_receive_count", "cast_mode", "multicast_ttl", "multicast_loop",
 )
 
 # The library's own MaxConnectionCount is kept this far above the user's

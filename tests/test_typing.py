@@ -49,6 +49,17 @@ class App(hpsocket.HttpServer):
 
 app = App(threads=2, max_body_size=1 << 20, keep_alive_timeout=5.0)
 app.server_header = None
+
+class Udp(hpsocket.UdpServer):
+    def on_accept(self, conn_id: int, address: tuple[str, int]) -> None:
+        print(address[0], address[1])
+    def on_receive(self, conn_id: int, data: bytes) -> None:
+        self.send(conn_id, data)
+
+udp = Udp(idle_timeout=30.0, max_datagram_size=1400)
+udp.idle_timeout = None
+cast = hpsocket.UdpCast(cast_mode=hpsocket.CastMode.BROADCAST, multicast_loop=True)
+m: hpsocket.CastMode = cast.cast_mode
 """
 
 BAD_HTTP = """

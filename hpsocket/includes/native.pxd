@@ -14,6 +14,7 @@ cdef extern from "_base.h" nogil:
         MODEL_PUSH "HPS_MODEL_PUSH"
         MODEL_PULL "HPS_MODEL_PULL"
         MODEL_PACK "HPS_MODEL_PACK"
+        MODEL_DATAGRAM "HPS_MODEL_DATAGRAM"
     enum:
         EVI_PREPARE "HPS_EVI_PREPARE"
         EVI_ACCEPT "HPS_EVI_ACCEPT"

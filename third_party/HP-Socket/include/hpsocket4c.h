@@ -516,6 +516,53 @@ DWORD HP_HttpSyncClient_GetConnectTimeout(HP_HttpSyncClient pClient);
 DWORD HP_HttpSyncClient_GetRequestTimeout(HP_HttpSyncClient pClient);
 BOOL HP_HttpSyncClient_GetResponseBody(HP_HttpSyncClient pClient, LPCBYTE *lpszBody, int *piLength);
 
+/* UDP: server, client and cast (the generic Server and Client functions
+ * apply to them; OnAccept's third argument is a sockaddr pointer here). */
+typedef void *HP_UdpServer;
+typedef void *HP_UdpServerListener;
+typedef void *HP_UdpClient;
+typedef void *HP_UdpClientListener;
+typedef void *HP_UdpCast;
+typedef void *HP_UdpCastListener;
+typedef enum { CM_MULTICAST = 0, CM_BROADCAST = 1 } En_HP_CastMode;
+HP_UdpServer Create_HP_UdpServer(HP_UdpServerListener pListener);
+HP_UdpClient Create_HP_UdpClient(HP_UdpClientListener pListener);
+HP_UdpCast Create_HP_UdpCast(HP_UdpCastListener pListener);
+void Destroy_HP_UdpServer(HP_UdpServer pServer);
+void Destroy_HP_UdpClient(HP_UdpClient pClient);
+void Destroy_HP_UdpCast(HP_UdpCast pCast);
+HP_UdpServerListener Create_HP_UdpServerListener(void);
+HP_UdpClientListener Create_HP_UdpClientListener(void);
+HP_UdpCastListener Create_HP_UdpCastListener(void);
+void Destroy_HP_UdpServerListener(HP_UdpServerListener pListener);
+void Destroy_HP_UdpClientListener(HP_UdpClientListener pListener);
+void Destroy_HP_UdpCastListener(HP_UdpCastListener pListener);
+void HP_UdpServer_SetMaxDatagramSize(HP_UdpServer pServer, DWORD dwMaxDatagramSize);
+DWORD HP_UdpServer_GetMaxDatagramSize(HP_UdpServer pServer);
+void HP_UdpServer_SetPostReceiveCount(HP_UdpServer pServer, DWORD dwPostReceiveCount);
+DWORD HP_UdpServer_GetPostReceiveCount(HP_UdpServer pServer);
+void HP_UdpServer_SetDetectAttempts(HP_UdpServer pServer, DWORD dwDetectAttempts);
+void HP_UdpServer_SetDetectInterval(HP_UdpServer pServer, DWORD dwDetectInterval);
+DWORD HP_UdpServer_GetDetectAttempts(HP_UdpServer pServer);
+DWORD HP_UdpServer_GetDetectInterval(HP_UdpServer pServer);
+void HP_UdpClient_SetMaxDatagramSize(HP_UdpClient pClient, DWORD dwMaxDatagramSize);
+DWORD HP_UdpClient_GetMaxDatagramSize(HP_UdpClient pClient);
+void HP_UdpClient_SetDetectAttempts(HP_UdpClient pClient, DWORD dwDetectAttempts);
+void HP_UdpClient_SetDetectInterval(HP_UdpClient pClient, DWORD dwDetectInterval);
+DWORD HP_UdpClient_GetDetectAttempts(HP_UdpClient pClient);
+DWORD HP_UdpClient_GetDetectInterval(HP_UdpClient pClient);
+void HP_UdpCast_SetMaxDatagramSize(HP_UdpCast pCast, DWORD dwMaxDatagramSize);
+DWORD HP_UdpCast_GetMaxDatagramSize(HP_UdpCast pCast);
+BOOL HP_UdpCast_GetRemoteAddress(HP_UdpCast pCast, TCHAR lpszAddress[], int *piAddressLen, USHORT *pusPort);
+void HP_UdpCast_SetReuseAddress(HP_UdpCast pCast, BOOL bReuseAddress);
+BOOL HP_UdpCast_IsReuseAddress(HP_UdpCast pCast);
+void HP_UdpCast_SetCastMode(HP_UdpCast pCast, En_HP_CastMode enCastMode);
+En_HP_CastMode HP_UdpCast_GetCastMode(HP_UdpCast pCast);
+void HP_UdpCast_SetMultiCastTtl(HP_UdpCast pCast, int iMCTtl);
+int HP_UdpCast_GetMultiCastTtl(HP_UdpCast pCast);
+void HP_UdpCast_SetMultiCastLoop(HP_UdpCast pCast, BOOL bMCLoop);
+BOOL HP_UdpCast_IsMultiCastLoop(HP_UdpCast pCast);
+
 #ifdef __cplusplus
 }
 #endif
